@@ -1,0 +1,10 @@
+//! Umbrella header for device code: the host library plus every kernel in specdec/cuda/. Needs nvcc.
+#pragma once
+
+#if !defined(__CUDACC__)
+#error "<specdec/cuda.cuh> contains CUDA kernels: compile this translation unit with nvcc (a .cu file)."
+#endif
+
+#include "specdec/specdec.hpp"
+
+#include "specdec/cuda/status.cuh"

@@ -1,0 +1,119 @@
+//! Applies a request's sampling parameters to a row of logits: temperature -> top-k -> top-p -> min-p.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "specdec/core/error.hpp"
+#include "specdec/core/types.hpp"
+#include "specdec/sampling/argmax.hpp"
+#include "specdec/sampling/sampling_params.hpp"
+#include "specdec/sampling/softmax.hpp"
+
+namespace specdec {
+inline namespace v0 {
+
+//! Turns target logits into the processed logits and the distribution p that a request samples from.
+//! Holds the workspace that top-k and top-p need, so that a long-lived processor allocates nothing once
+//! it has seen the largest vocabulary (one per thread; not thread-safe).
+//!
+//! Processed logits are `(logits - max) / temperature` with filtered tokens set to -inf: shifted so
+//! that the largest is exactly 0, which changes no probability and keeps tiny temperatures from
+//! overflowing. Greedy (temperature 0) gives 0 at the argmax (lowest id on ties) and -inf elsewhere.
+//! Every filter keeps the argmax, so the processed row always has a finite entry.
+class logits_processor {
+public:
+  //! Writes the processed logits of `logits` under `params` to `out` (same size; may be the same
+  //! span as `logits`). Validates `params` and the row (NaN, +inf, empty and all -inf rows throw).
+  //! O(V) without top-p; top-p sorts the surviving candidates, O(V log V) at worst.
+  void process(std::span<const float> logits, const sampling_params& params, std::span<float> out) {
+    params.validate();
+    detail::expect_same_size(logits, out.size(), "out.size()");
+    const argmax_result max = checked_argmax(logits);
+    constexpr float neg_inf = -std::numeric_limits<float>::infinity();
+
+    if (params.greedy()) {
+      std::fill(out.begin(), out.end(), neg_inf);
+      out[static_cast<std::size_t>(max.index)] = 0.0f;
+      return;
+    }
+    const float temperature = params.temperature;
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+      out[i] = (logits[i] - max.value) / temperature;
+    }
+    if (params.top_k != sampling_params::top_k_off) {
+      apply_top_k(out, params.top_k);
+    }
+    if (params.top_p < sampling_params::top_p_off) {
+      apply_top_p(out, params.top_p);
+    }
+    if (params.min_p > sampling_params::min_p_off) {
+      apply_min_p(out, params.min_p);
+    }
+  }
+
+  //! Writes the processed distribution p (softmax of the processed logits) to `probs`.
+  void probabilities(std::span<const float> logits, const sampling_params& params, std::span<float> probs) {
+    process(logits, params, probs);
+    softmax(probs, probs);
+  }
+
+private:
+  static constexpr float neg_inf = -std::numeric_limits<float>::infinity();
+
+  // Keeps entries >= the k-th largest finite value; ties at that value survive.
+  void apply_top_k(std::span<float> row, std::int32_t k) {
+    values_.clear();
+    for (const float x : row) {
+      if (x != neg_inf) values_.push_back(x);
+    }
+    if (static_cast<std::size_t>(k) >= values_.size()) return;
+    const auto kth = values_.begin() + (k - 1);
+    std::nth_element(values_.begin(), kth, values_.end(), std::greater<>{});
+    const float threshold = *kth;
+    for (float& x : row) {
+      if (x < threshold) x = neg_inf;
+    }
+  }
+
+  // Keeps the shortest prefix, in (probability desc, id asc) order, whose mass reaches p. Ordering by
+  // processed logit is ordering by probability, without the ties that rounding to float would invent.
+  void apply_top_p(std::span<float> row, float p) {
+    order_.clear();
+    double total = 0.0;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (row[i] != neg_inf) order_.push_back(static_cast<token_id>(i));
+    }
+    std::sort(order_.begin(), order_.end(), [&](token_id a, token_id b) {
+      return row[static_cast<std::size_t>(a)] > row[static_cast<std::size_t>(b)] ||
+             (row[static_cast<std::size_t>(a)] == row[static_cast<std::size_t>(b)] && a < b);
+    });
+    for (const token_id t : order_) total += std::exp(static_cast<double>(row[static_cast<std::size_t>(t)]));
+    double cumulative = 0.0;
+    std::size_t kept = 0;
+    while (kept < order_.size() && cumulative < static_cast<double>(p)) {
+      cumulative += std::exp(static_cast<double>(row[static_cast<std::size_t>(order_[kept])])) / total;
+      ++kept;
+    }
+    for (std::size_t j = kept; j < order_.size(); ++j) row[static_cast<std::size_t>(order_[j])] = neg_inf;
+  }
+
+  // p_i >= min_p * p_max  <=>  processed_i - processed_max >= log(min_p), and processed_max == 0.
+  static void apply_min_p(std::span<float> row, float min_p) {
+    const double threshold = std::log(static_cast<double>(min_p));
+    for (float& x : row) {
+      if (static_cast<double>(x) < threshold) x = neg_inf;
+    }
+  }
+
+  std::vector<float> values_;    // top-k selection buffer
+  std::vector<token_id> order_;  // top-p candidate order
+};
+
+} // namespace v0
+} // namespace specdec

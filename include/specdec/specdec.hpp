@@ -1,0 +1,18 @@
+//! Umbrella header: every host-side part of specdec. CUDA kernels live behind <specdec/cuda.cuh>.
+#pragma once
+
+#include "specdec/version.hpp"
+
+#include "specdec/core/config.hpp"
+#include "specdec/core/error.hpp"
+#include "specdec/core/matrix_view.hpp"
+#include "specdec/core/philox.hpp"
+#include "specdec/core/ragged.hpp"
+#include "specdec/core/random.hpp"
+#include "specdec/core/types.hpp"
+
+#include "specdec/sampling/argmax.hpp"
+#include "specdec/sampling/logits_processor.hpp"
+#include "specdec/sampling/sample.hpp"
+#include "specdec/sampling/sampling_params.hpp"
+#include "specdec/sampling/softmax.hpp"

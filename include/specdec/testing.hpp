@@ -1,0 +1,7 @@
+//! Umbrella header for the conformance kit: statistics and toy models for proving an integration
+//! lossless. Host only; not part of <specdec/specdec.hpp>, since engines need it in tests alone.
+#pragma once
+
+#include "specdec/specdec.hpp"
+
+#include "specdec/testing/chi_square.hpp"
