@@ -16,3 +16,7 @@
 #include "specdec/sampling/sample.hpp"
 #include "specdec/sampling/sampling_params.hpp"
 #include "specdec/sampling/softmax.hpp"
+
+#include "specdec/tree/sibling_links.hpp"
+#include "specdec/tree/token_tree.hpp"
+#include "specdec/tree/token_tree_batch.hpp"
