@@ -58,10 +58,11 @@ double run_against_stream(benchmark::State& state, std::span<const float> data, 
     op();
     total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  const double mean = state.iterations() > 0 ? total / static_cast<double>(state.iterations()) : 0.0;
   state.SetBytesProcessed(state.iterations() * bytes_per_op);
-  state.counters["x_stream"] = total / static_cast<double>(state.iterations()) / floor;
+  state.counters["x_stream"] = mean / floor;
   state.counters["stream_GBps"] = static_cast<double>(data.size_bytes()) / floor * 1e-9;
-  return state.iterations() > 0 ? total / static_cast<double>(state.iterations()) : 0.0;
+  return mean;
 }
 
 }  // namespace specdec::bench

@@ -20,3 +20,9 @@
 #include "specdec/tree/sibling_links.hpp"
 #include "specdec/tree/token_tree.hpp"
 #include "specdec/tree/token_tree_batch.hpp"
+
+#include "specdec/verify/chain_verifier.hpp"
+#include "specdec/verify/greedy_verifier.hpp"
+#include "specdec/verify/one_hot_verifier.hpp"
+#include "specdec/verify/verify_input.hpp"
+#include "specdec/verify/verify_result.hpp"

@@ -5,3 +5,7 @@
 #include "specdec/specdec.hpp"
 
 #include "specdec/testing/chi_square.hpp"
+#include "specdec/testing/exact_step.hpp"
+#include "specdec/testing/markov_model.hpp"
+#include "specdec/testing/monte_carlo.hpp"
+#include "specdec/testing/toy_drafters.hpp"

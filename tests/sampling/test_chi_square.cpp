@@ -46,6 +46,12 @@ TEST_CASE("a sample in a cell of probability zero fails outright") {
   REQUIRE_THAT(result.report(1e-6), contains_text("FAIL"));
 }
 
+TEST_CASE("a point mass passes exactly when every sample is in its cell") {
+  const std::vector<double> expected{0.0, 1.0, 0.0};
+  REQUIRE(chi_square_goodness_of_fit(std::vector<std::uint64_t>{0, 50, 0}, expected).passes(1e-6));
+  REQUIRE_FALSE(chi_square_goodness_of_fit(std::vector<std::uint64_t>{1, 49, 0}, expected).passes(1e-6));
+}
+
 TEST_CASE("a clearly wrong histogram is rejected and total variation measures it") {
   const std::vector<double> expected{0.25, 0.25, 0.25, 0.25};
   const std::vector<std::uint64_t> observed{3000, 2500, 2500, 2000};

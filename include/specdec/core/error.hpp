@@ -12,7 +12,7 @@ inline namespace v0 {
 
 //! Thrown when a host API is called with an argument that violates its documented precondition.
 //! The message names the argument, the offending value and the requirement, e.g.
-//! `specdec: top_p = 1.5 violates 0 < top_p <= 1`.
+//! `specdec: top_p = 1.5 violates 0 < top_p <= 1 (1 disables top-p)`.
 class invalid_argument : public std::invalid_argument {
 public:
   using std::invalid_argument::invalid_argument;
@@ -78,7 +78,7 @@ constexpr void expects(bool condition, std::string_view argument, const T& value
 }
 
 //! `expects` for one element of an array argument: the message names it as `argument[index]`, e.g.
-//! `specdec: logits[17] = nan violates finite or -inf`.
+//! `specdec: logits[17] = nan violates finite or -inf logits`.
 template <class Index, class T>
 constexpr void expects_element(bool condition, std::string_view argument, const Index& index,
                                const T& value, std::string_view requirement) {

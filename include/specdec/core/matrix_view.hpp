@@ -62,7 +62,8 @@ public:
   }
 
   //! Throws `specdec::invalid_argument` naming `name` unless the shape is consistent: non-negative
-  //! sizes, `row_stride >= cols`, and a non-null pointer whenever the view is not empty.
+  //! sizes, `row_stride >= cols` (any stride for a single row, which is never stepped over), and a
+  //! non-null pointer whenever the view is not empty.
   void validate(std::string_view name) const {
     expects(rows_ >= 0, name, rows_, "rows >= 0");
     expects(cols_ >= 0, name, cols_, "cols >= 0");

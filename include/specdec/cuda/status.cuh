@@ -22,7 +22,7 @@ namespace specdec {
 inline namespace v0 {
 namespace cuda {
 
-//! Blocks of `block_size` threads needed to cover `work_items` items (at least one block).
+//! Blocks of `block_size` threads (> 0) needed to cover `work_items` items (at least one block).
 [[nodiscard]] constexpr unsigned int blocks_for(long long work_items, unsigned int block_size) noexcept {
   const long long blocks = (work_items + block_size - 1) / block_size;
   return blocks > 0 ? static_cast<unsigned int>(blocks) : 1u;

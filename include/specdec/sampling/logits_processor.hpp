@@ -30,7 +30,8 @@ class logits_processor {
 public:
   //! Writes the processed logits of `logits` under `params` to `out` (same size; may be the same
   //! span as `logits`). Validates `params` and the row (NaN, +inf, empty and all -inf rows throw).
-  //! O(V) without top-p; top-p sorts the surviving candidates, O(V log V) at worst.
+  //! O(V) without top-p; top-p sorts the surviving candidates, O(V log V) at worst. Top-k selects on
+  //! the raw logits (it commutes with temperature), so its ties are exact.
   void process(std::span<const float> logits, const sampling_params& params, std::span<float> out) {
     params.validate();
     detail::expect_same_size(logits, out.size(), "out.size()");
@@ -42,12 +43,14 @@ public:
       out[static_cast<std::size_t>(max.index)] = 0.0f;
       return;
     }
-    const float temperature = params.temperature;
-    for (std::size_t i = 0; i < logits.size(); ++i) {
-      out[i] = (logits[i] - max.value) / temperature;
-    }
+    // Top-k commutes with temperature; on the raw logits its ties are the model's, not rounding's.
+    if (logits.data() != out.data()) std::copy(logits.begin(), logits.end(), out.begin());
     if (params.top_k != sampling_params::top_k_off) {
       apply_top_k(out, params.top_k);
+    }
+    const float temperature = params.temperature;
+    for (float& x : out) {
+      x = (x - max.value) / temperature;  // -inf stays -inf
     }
     if (params.top_p < sampling_params::top_p_off) {
       apply_top_p(out, params.top_p);
@@ -81,8 +84,9 @@ private:
     }
   }
 
-  // Keeps the shortest prefix, in (probability desc, id asc) order, whose mass reaches p. Ordering by
-  // processed logit is ordering by probability, without the ties that rounding to float would invent.
+  // Keeps the shortest prefix, in (probability desc, id asc) order, whose mass reaches p. The order is
+  // that of the processed logits, from which the probabilities are computed: tokens whose processed
+  // logits are equal have equal probability and are taken by id.
   void apply_top_p(std::span<float> row, float p) {
     order_.clear();
     double total = 0.0;

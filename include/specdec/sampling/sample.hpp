@@ -27,8 +27,9 @@ inline namespace v0 {
 //! does. O(V): one read of the row and one Philox block per 4 entries.
 [[nodiscard]] inline token_id sample_gumbel_max(std::span<const float> logits, const random_address& address,
                                                 std::string_view name = "logits") {
-  validate_logits(logits, name);
-  constexpr float neg_inf = -std::numeric_limits<float>::infinity();
+  expects(!logits.empty(), name, "an empty row", "at least one entry");
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  constexpr float neg_inf = -inf;
   token_id best = no_token;
   float best_score = neg_inf;
   const std::size_t size = logits.size();
@@ -36,6 +37,9 @@ inline namespace v0 {
     const philox_words words = address.block(static_cast<std::uint32_t>(base >> 2));
     for (std::size_t j = 0; j < 4 && base + j < size; ++j) {
       const float logit = logits[base + j];
+      if (!(logit < inf)) [[unlikely]] {  // NaN or +inf
+        expects_element(false, name, base + j, logit, "finite or -inf logits");
+      }
       if (logit == neg_inf) continue;
       const float score = logit + gumbel_from_uniform(uniform_float(words.w[j]));
       if (best == no_token || score > best_score) {
@@ -44,6 +48,7 @@ inline namespace v0 {
       }
     }
   }
+  expects(best != no_token, name, "a row of all -inf", "at least one finite logit");
   return best;
 }
 

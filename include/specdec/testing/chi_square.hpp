@@ -98,7 +98,8 @@ struct chi_square_result {
 //! non-negative, summing to 1 within 1e-6). Cells whose expected count is below 5 are pooled, smallest
 //! first, into groups of expected count >= 5 (a remainder joins the smallest group), so the chi-square
 //! approximation holds. A sample in a cell of probability 0 fails the test regardless of the p-value.
-//! Throws if the samples are too few to leave two pooled cells.
+//! A point mass (one cell of positive probability) passes unless a sample fell elsewhere. Throws if the
+//! samples are too few to leave two pooled cells.
 [[nodiscard]] inline chi_square_result chi_square_goodness_of_fit(std::span<const std::uint64_t> observed,
                                                                   std::span<const double> expected) {
   expects(observed.size() == expected.size(), "expected.size()", expected.size(), "== observed.size()");
@@ -153,6 +154,12 @@ struct chi_square_result {
       smallest.expected += pending.expected;
       smallest.observed += pending.observed;
     }
+  }
+  if (cells.size() == 1) {
+    // A point mass: the only evidence against it is a sample elsewhere (counted in `impossible`).
+    result.cells = 1;
+    result.p_value = 1.0;
+    return result;
   }
   expects(pooled.size() >= 2, "sum(observed)", result.samples,
           "enough samples for two pooled cells of expected count >= 5");

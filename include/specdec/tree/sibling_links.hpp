@@ -13,7 +13,8 @@ inline namespace v0 {
 //! Writes, for every node, its first child (lowest index, i.e. best rank) and its next sibling (the next
 //! higher index with the same parent), -1 where there is none. Walking `first_child[n]`, then
 //! `next_sibling[...]` visits the children of `n` in rank order. This is the layout SGLang's tree
-//! verification kernels take. O(N); both outputs must hold `tree.size()` entries.
+//! verification kernels take. O(N); both outputs must hold `tree.size()` entries. Precondition: `tree`
+//! is valid (see `validate`); parents are not range-checked here.
 inline void sibling_links(const token_tree_view& tree, std::span<std::int32_t> first_child,
                           std::span<std::int32_t> next_sibling) {
   const auto n = static_cast<std::size_t>(tree.size());

@@ -9,6 +9,7 @@
 
 #include "specdec/core/config.hpp"
 #include "specdec/core/error.hpp"
+#include "specdec/core/philox.hpp"
 #include "specdec/core/types.hpp"
 
 namespace specdec {
@@ -19,6 +20,7 @@ inline namespace v0 {
 inline constexpr index_t max_tree_nodes = 4096;
 //! The deepest a node may be (the root has depth 0): the longest draft chain a step can verify.
 inline constexpr index_t max_tree_depth = 255;
+static_assert(max_tree_nodes <= index_t{max_random_node} + 1, "every node index must fit a random address");
 
 //! Whether two children of one node may carry the same token. Drafts drawn with replacement
 //! (multi-draft, SpecInfer) legitimately repeat a token, and greedy acceptance does not care; rules

@@ -1,0 +1,131 @@
+//! Exact (enumerated, not sampled) single-node behaviour of the verification rules: the acceptance
+//! probability and the distribution of the first emitted token, for given p and q.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "specdec/core/error.hpp"
+#include "specdec/core/types.hpp"
+#include "specdec/verify/detail/verify_workspace.hpp"
+
+namespace specdec {
+inline namespace v0 {
+namespace testing {
+
+//! The exact outcome of one verification decision at one node.
+struct exact_step {
+  double acceptance = 0.0;       //!< the probability that a draft at this node is accepted
+  std::vector<double> emitted;   //!< the distribution of the token emitted at depth 1
+};
+
+namespace detail {
+
+// Checks a distribution (summing to 1 within float rounding, 1e-5) and returns it renormalised in
+// double, so that the exact computation is exact for the distribution as given.
+inline std::vector<double> checked_distribution(std::span<const double> d, std::string_view name) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    expects_element(d[i] >= 0.0 && std::isfinite(d[i]), name, i, d[i], "probabilities >= 0");
+    sum += d[i];
+  }
+  expects(std::abs(sum - 1.0) <= 1e-5, "sum(" + std::string(name) + ")", sum, "a distribution summing to 1");
+  std::vector<double> out(d.begin(), d.end());
+  for (double& x : out) x /= sum;
+  return out;
+}
+
+inline std::vector<double> normalised(std::vector<double> w) {
+  const double mass = std::accumulate(w.begin(), w.end(), 0.0);
+  for (double& x : w) x /= mass;
+  return w;
+}
+
+} // namespace detail
+
+//! Speculative sampling at one node (the rule of `chain_verifier`): a draft x ~ q is accepted with
+//! probability min(1, p(x) / q(x)); otherwise the emitted token comes from norm(max(0, p - q)). For a
+//! correct rule, `acceptance == sum_x min(p(x), q(x)) == 1 - TV(p, q)` and `emitted == p`.
+//! `Fault` mirrors the verifier's injectable faults that act at one node (resample_from_target).
+template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+[[nodiscard]] exact_step exact_speculative_step(std::span<const double> p_in, std::span<const double> q_in) {
+  expects(p_in.size() == q_in.size(), "q.size()", q_in.size(), "== p.size()");
+  const std::vector<double> p = detail::checked_distribution(p_in, "p");
+  const std::vector<double> q = detail::checked_distribution(q_in, "q");
+  const std::size_t vocab = p.size();
+  exact_step out;
+  out.emitted.assign(vocab, 0.0);
+  std::vector<double> residual(vocab);
+  for (std::size_t y = 0; y < vocab; ++y) {
+    residual[y] = Fault == specdec::detail::injected_fault::resample_from_target ? p[y] : std::max(0.0, p[y] - q[y]);
+  }
+  const double residual_mass = std::accumulate(residual.begin(), residual.end(), 0.0);
+  for (std::size_t x = 0; x < vocab; ++x) {
+    if (q[x] == 0.0) continue;
+    const double accept = std::min(1.0, p[x] / q[x]);
+    out.acceptance += q[x] * accept;
+    out.emitted[x] += q[x] * accept;
+    const double reject = q[x] * (1.0 - accept);
+    if (reject == 0.0) continue;
+    for (std::size_t y = 0; y < vocab; ++y) out.emitted[y] += reject * residual[y] / residual_mass;
+  }
+  return out;
+}
+
+//! The one-hot tree rule at one node (the rule of `one_hot_verifier`) with deterministic children
+//! `children` in rank order: child j is accepted with probability r_j(x_j) / sum(r_j), r_1 = p and
+//! r_{j+1} = r_j with x_j zeroed; if all are rejected the emitted token comes from norm(r_{k+1}).
+//! `acceptance` is the probability that some child is accepted; for a correct rule it equals
+//! p(set of children), and `emitted == p`. `Fault` mirrors the verifier's single-node faults
+//! (skip_renormalisation, keep_rejected_child, reuse_uniform).
+template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+[[nodiscard]] exact_step exact_one_hot_step(std::span<const double> p_in, std::span<const token_id> children) {
+  using specdec::detail::injected_fault;
+  const std::vector<double> p = detail::checked_distribution(p_in, "p");
+  const std::size_t vocab = p.size();
+  for (std::size_t j = 0; j < children.size(); ++j) {
+    expects_element(children[j] >= 0 && static_cast<std::size_t>(children[j]) < vocab, "children", j, children[j],
+                    "a token id in [0, vocab)");
+  }
+  exact_step out;
+  out.emitted.assign(vocab, 0.0);
+  std::vector<double> r(p.begin(), p.end());
+  double mass = 1.0;
+  double reach = 1.0;          // P(every earlier child was rejected)
+  double highest_threshold = 0.0;  // reuse_uniform: one u for all; rejected so far means u > this
+  for (const token_id child : children) {
+    const auto x = static_cast<std::size_t>(child);
+    const double scale = Fault == injected_fault::skip_renormalisation ? 1.0 : mass;
+    const double threshold = r[x] > 0.0 ? std::min(1.0, r[x] / scale) : 0.0;
+    double accept = 0.0;  // P(accept this child | reached it)
+    if constexpr (Fault == injected_fault::reuse_uniform) {
+      // Shared u, known to exceed every earlier threshold: P(u <= t | u > h) = max(0, t - h) / (1 - h).
+      accept = highest_threshold < 1.0 ? std::max(0.0, threshold - highest_threshold) / (1.0 - highest_threshold) : 0.0;
+      highest_threshold = std::max(highest_threshold, threshold);
+    } else {
+      accept = threshold;
+    }
+    out.emitted[x] += reach * accept;
+    out.acceptance += reach * accept;
+    reach *= 1.0 - accept;
+    if constexpr (Fault != injected_fault::keep_rejected_child) {
+      mass = std::max(0.0, mass - r[x]);
+      r[x] = 0.0;
+    }
+  }
+  if (reach > 0.0) {
+    const bool any = std::any_of(r.begin(), r.end(), [](double w) { return w > 0.0; });
+    const std::vector<double> residual = detail::normalised(any ? r : std::vector<double>(p.begin(), p.end()));
+    for (std::size_t y = 0; y < vocab; ++y) out.emitted[y] += reach * residual[y];
+  }
+  return out;
+}
+
+} // namespace testing
+} // namespace v0
+} // namespace specdec

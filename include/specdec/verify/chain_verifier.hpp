@@ -1,0 +1,98 @@
+//! Speculative sampling on a chain of drafts (Leviathan, Kalman, Matias 2023, "Fast Inference from
+//! Transformers via Speculative Decoding"; Chen et al. 2023, "Accelerating Large Language Model
+//! Decoding with Speculative Sampling").
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+
+#include "specdec/core/error.hpp"
+#include "specdec/core/random.hpp"
+#include "specdec/verify/detail/verify_workspace.hpp"
+#include "specdec/verify/verify_input.hpp"
+#include "specdec/verify/verify_result.hpp"
+
+namespace specdec {
+inline namespace v0 {
+
+//! Verifies a chain x_1..x_n drafted from q: walking down, accept x_i iff u_i <= p_i(x_i) / q_i(x_i)
+//! (q_i(x_i) = 0 rejects), where p_i is the processed target distribution and q_i the draft
+//! distribution at x_i's parent; at the first rejection emit a sample of norm(max(0, p_i - q_i)); if all
+//! are accepted, emit a sample of p at the last node. The emitted tokens are distributed exactly as
+//! the target model's (lossless). Temperature 0 selects the greedy rule.
+//!
+//! Random addresses (docs/verification.md): the uniform for x_i at (node x_i, `purpose::accept`), the
+//! residual at (the parent, `purpose::residual`), the bonus at (the last node, `purpose::bonus`);
+//! residual and bonus are exponential races over the unnormalised weights.
+//!
+//! Preconditions (checked, `specdec::invalid_argument`): the tree is a chain (`parent(i) == i - 1`),
+//! q is given with the target's vocabulary and one row per node; rows that a decision reads are
+//! validated as it reads them. A residual whose mass rounds to zero falls back to p without the
+//! rejected token. Cost: one target row processed per accepted draft plus one; one q row read on a
+//! rejection. Not thread-safe (holds its workspace): one verifier per thread.
+//!
+//! `Fault` injects a deliberate error for the conformance kit's meta-tests (supported here:
+//! resample_from_target, child_row, reuse_uniform); leave it at `none`.
+template <detail::injected_fault Fault = detail::injected_fault::none>
+class basic_chain_verifier {
+public:
+  void verify(const verify_input& in, verify_result& out) {
+    const bool greedy = in.params.greedy();
+    ws_.begin(in, duplicate_siblings::allowed, /*needs_q=*/!greedy, out);
+    for (index_t i = 1; i < in.tree.size(); ++i) {
+      expects_element(in.tree.parent(i) == i - 1, "parent", i, in.tree.parent(i),
+                      "parent[i] == i - 1: speculative sampling verifies a chain (use a tree rule for trees)");
+    }
+    if (greedy) {
+      detail::greedy_walk(in, ws_, out);
+      return;
+    }
+    using detail::injected_fault;
+    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
+    for (std::int32_t node = 0;; ++node) {
+      const std::int32_t child = node + 1 < in.tree.size() ? node + 1 : -1;
+      // The bug "child row" judges x_i against the target row of x_i itself.
+      const index_t row = Fault == injected_fault::child_row && child != -1 ? child : node;
+      const std::span<float> p = ws_.target_probs(in, row);
+      if (child == -1) {
+        const token_id bonus = sample_exponential_race(std::span<const float>(p), in.address.at(node, purpose::bonus));
+        detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
+        return;
+      }
+      const token_id x = in.tree.token(child);
+      const float qx = in.draft_probs(node, x);
+      detail::validate_probability(qx, node, x);
+      const std::uint32_t decision_node = Fault == injected_fault::reuse_uniform ? 0u : static_cast<std::uint32_t>(child);
+      const double u = uniform_double(in.address.at(decision_node, purpose::accept));
+      // u <= p/q without dividing; q(x) = 0 rejects (x could not have been drawn from q).
+      if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(p[x])) {
+        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(p[x]))) return;
+        continue;
+      }
+      detail::verify_workspace::reject_all(out);
+      const std::span<float> residual = ws_.residual(vocab);
+      const std::span<const float> q = in.draft_probs.row(node);
+      for (std::size_t t = 0; t < vocab; ++t) {
+        detail::validate_probability(q[t], node, static_cast<token_id>(t));
+        residual[t] = Fault == injected_fault::resample_from_target ? p[t] : std::max(0.0f, p[t] - q[t]);
+      }
+      // Fallback for a residual that rounded to zero: p without the rejected token.
+      const float p_x = p[x];
+      p[x] = 0.0f;
+      const token_id correction = detail::sample_weights_or(residual, p, in.address.at(node, purpose::residual));
+      p[x] = p_x;
+      detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
+      return;
+    }
+  }
+
+private:
+  detail::verify_workspace ws_;
+};
+
+//! The lossless chain verifier.
+using chain_verifier = basic_chain_verifier<>;
+
+} // namespace v0
+} // namespace specdec

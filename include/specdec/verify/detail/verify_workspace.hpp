@@ -1,0 +1,142 @@
+//! Machinery every verifier shares: input validation, sibling links, processed target rows, emission
+//! with stop tokens, and the greedy walk that temperature 0 selects in every rule.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "specdec/core/random.hpp"
+#include "specdec/sampling/logits_processor.hpp"
+#include "specdec/sampling/sample.hpp"
+#include "specdec/sampling/softmax.hpp"
+#include "specdec/tree/sibling_links.hpp"
+#include "specdec/verify/verify_input.hpp"
+#include "specdec/verify/verify_result.hpp"
+
+namespace specdec {
+inline namespace v0 {
+namespace detail {
+
+//! Deliberate errors that the conformance kit's meta-tests switch on, to prove that its statistics
+//! catch them. Production code always uses `none`; each rule documents which faults it supports.
+enum class injected_fault : std::uint8_t {
+  none,
+  resample_from_target,  //!< after a rejection, sample p instead of the residual
+  child_row,             //!< judge a child against the child's own target row instead of its parent's
+  skip_renormalisation,  //!< test later children against the unnormalised residual
+  reuse_uniform,         //!< draw every accept/reject decision from one uniform
+  keep_rejected_child,   //!< (one-hot rule) leave a rejected child's mass in the residual
+};
+
+//! The per-verifier workspace. Buffers grow to the largest tree and vocabulary seen and are reused.
+class verify_workspace {
+public:
+  //! Validates `in`, resets `out` to the root, and links each node's children in rank order.
+  void begin(const verify_input& in, duplicate_siblings siblings, bool needs_q, verify_result& out) {
+    const auto n = static_cast<std::size_t>(std::max<index_t>(in.tree.size(), 0));
+    scratch_.resize(siblings == duplicate_siblings::forbidden ? n : 0);
+    validate_verify_input(in, siblings, needs_q, scratch_);
+    first_child_.resize(n);
+    next_sibling_.resize(n);
+    sibling_links(in.tree, first_child_, next_sibling_);
+    out.clear();
+  }
+
+  [[nodiscard]] std::int32_t first_child(std::int32_t node) const noexcept {
+    return first_child_[static_cast<std::size_t>(node)];
+  }
+  [[nodiscard]] std::int32_t next_sibling(std::int32_t node) const noexcept {
+    return next_sibling_[static_cast<std::size_t>(node)];
+  }
+
+  //! The processed target distribution p at tree row `row` (valid until the next call).
+  std::span<float> target_probs(const verify_input& in, index_t row) {
+    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
+    probs_.resize(vocab);
+    processor_.probabilities(in.target_logits.row(row), in.params, probs_);
+    return probs_;
+  }
+
+  //! A vocabulary-sized float buffer for residuals.
+  std::span<float> residual(std::size_t vocab) {
+    residual_.resize(vocab);
+    return residual_;
+  }
+
+  //! Records that `child` was accepted. Returns false when its token is a stop token: emission ends.
+  static bool accept(const verify_input& in, verify_result& out, std::int32_t child, float logprob) {
+    const token_id token = in.tree.token(child);
+    out.path.push_back(child);
+    out.tokens.push_back(token);
+    out.logprobs.push_back(logprob);
+    out.depth_accepted.push_back(1);
+    if (is_stop(in, token)) {
+      out.stopped = true;
+      return false;
+    }
+    return true;
+  }
+
+  //! Records that every child of the current node was rejected (call before `finish`).
+  static void reject_all(verify_result& out) { out.depth_accepted.push_back(0); }
+
+  //! Emits the final correction or bonus token.
+  static void finish(const verify_input& in, verify_result& out, token_id token, float logprob) {
+    out.tokens.push_back(token);
+    out.logprobs.push_back(logprob);
+    out.stopped = is_stop(in, token);
+  }
+
+private:
+  static bool is_stop(const verify_input& in, token_id token) noexcept {
+    return std::find(in.stop_tokens.begin(), in.stop_tokens.end(), token) != in.stop_tokens.end();
+  }
+
+  logits_processor processor_;
+  std::vector<float> probs_;
+  std::vector<float> residual_;
+  std::vector<std::int32_t> first_child_;
+  std::vector<std::int32_t> next_sibling_;
+  std::vector<std::uint64_t> scratch_;
+};
+
+//! The greedy rule on any tree (input already validated, `out` at the root): from the root, descend
+//! into the first child (in rank order) whose token is the target argmax at its parent (ties to the
+//! lowest id); emit the argmax at the last accepted node. Reads one row per accepted draft, plus one.
+inline void greedy_walk(const verify_input& in, verify_workspace& ws, verify_result& out) {
+  std::int32_t node = 0;
+  for (;;) {
+    const auto row = in.target_logits.row(node);
+    const argmax_result best = checked_argmax(row, "target_logits row");
+    const float logprob = static_cast<float>(static_cast<double>(best.value) - logsumexp(row));
+    std::int32_t child = ws.first_child(node);
+    while (child != -1 && in.tree.token(child) != best.index) child = ws.next_sibling(child);
+    if (child == -1) {
+      if (ws.first_child(node) != -1) verify_workspace::reject_all(out);
+      verify_workspace::finish(in, out, best.index, logprob);
+      return;
+    }
+    if (!verify_workspace::accept(in, out, child, logprob)) return;
+    node = child;
+  }
+}
+
+//! Samples token i with probability w_i / sum(w) at `address` (the exponential race), falling back to
+//! `fallback` when no weight is positive -- a residual whose mass rounded to zero.
+inline token_id sample_weights_or(std::span<const float> weights, std::span<const float> fallback,
+                                  const random_address& address) {
+  const bool any = std::any_of(weights.begin(), weights.end(), [](float w) { return w > 0.0f; });
+  return sample_exponential_race(any ? weights : fallback, address, "residual");
+}
+
+//! log(p) as the float the result stores.
+[[nodiscard]] inline float log_probability(float p) noexcept {
+  return static_cast<float>(std::log(static_cast<double>(p)));
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace specdec
