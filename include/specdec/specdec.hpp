@@ -23,6 +23,11 @@
 
 #include "specdec/verify/chain_verifier.hpp"
 #include "specdec/verify/greedy_verifier.hpp"
+#include "specdec/verify/multi_draft_verifier.hpp"
 #include "specdec/verify/one_hot_verifier.hpp"
+#include "specdec/verify/rrs_verifier.hpp"
+#include "specdec/verify/typical_acceptance_verifier.hpp"
+#include "specdec/verify/verifier.hpp"
+#include "specdec/verify/verify_batch.hpp"
 #include "specdec/verify/verify_input.hpp"
 #include "specdec/verify/verify_result.hpp"

@@ -126,6 +126,108 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
   return out;
 }
 
+namespace detail {
+
+// One node of a multi-draft rule, enumerated exactly: `draw(j, q_j)` is the draft distribution of the
+// j-th child; the rule accepts x with min(1, r(x) / q_j(x)) and on rejection updates r (and q_j).
+struct multi_draft_state {
+  std::vector<double> r;  // current residual (normalised unless a fault skips it)
+  std::vector<double> q;  // the distribution the next draft is drawn from
+};
+
+template <class OnReject>
+void enumerate_drafts(const std::vector<double>& p, multi_draft_state state, std::size_t remaining, double weight,
+                      bool without_replacement, bool resample_from_target, const OnReject& on_reject, exact_step& out) {
+  const std::size_t vocab = p.size();
+  if (remaining == 0) {
+    const std::vector<double>& from = resample_from_target ? p : state.r;
+    const bool any = std::any_of(from.begin(), from.end(), [](double w) { return w > 0.0; });
+    const std::vector<double> residual = normalised(any ? from : p);
+    for (std::size_t y = 0; y < vocab; ++y) out.emitted[y] += weight * residual[y];
+    return;
+  }
+  const double q_mass = std::accumulate(state.q.begin(), state.q.end(), 0.0);
+  for (std::size_t x = 0; x < vocab; ++x) {
+    if (state.q[x] == 0.0) continue;
+    const double draw = state.q[x] / q_mass;  // P(this draft is x | the earlier drafts)
+    const double accept = std::min(1.0, state.r[x] / draw);
+    out.emitted[x] += weight * draw * accept;
+    out.acceptance += weight * draw * accept;
+    if (accept >= 1.0) continue;
+    multi_draft_state next = state;
+    on_reject(next, x);
+    if (without_replacement) {
+      if (std::accumulate(next.q.begin(), next.q.end(), 0.0) == 0.0) {  // nothing left to draw
+        enumerate_drafts(p, next, 0, weight * draw * (1.0 - accept), without_replacement, resample_from_target, on_reject, out);
+        continue;
+      }
+    }
+    enumerate_drafts(p, next, remaining - 1, weight * draw * (1.0 - accept), without_replacement, resample_from_target,
+                     on_reject, out);
+  }
+}
+
+} // namespace detail
+
+//! Multi-draft speculative sampling with replacement at one node (the rule of `multi_draft_verifier`):
+//! k drafts drawn i.i.d. from q; with r^(1) = p, accept x^(j) with min(1, r^(j)(x) / q(x)), else
+//! r^(j+1) = norm(max(0, r^(j) - q)); all rejected: a sample of r^(k+1). Enumerates all V^k draft
+//! tuples. For a correct rule `emitted == p`. `Fault`: skip_renormalisation, resample_from_target.
+template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+[[nodiscard]] exact_step exact_multi_draft_step(std::span<const double> p_in, std::span<const double> q_in, int k) {
+  using specdec::detail::injected_fault;
+  expects(p_in.size() == q_in.size(), "q.size()", q_in.size(), "== p.size()");
+  expects(k >= 1 && k <= 6, "k", k, "1 <= k <= 6");
+  const std::vector<double> p = detail::checked_distribution(p_in, "p");
+  const std::vector<double> q = detail::checked_distribution(q_in, "q");
+  exact_step out;
+  out.emitted.assign(p.size(), 0.0);
+  const auto on_reject = [&q](detail::multi_draft_state& s, std::size_t) {
+    for (std::size_t t = 0; t < s.r.size(); ++t) s.r[t] = std::max(0.0, s.r[t] - q[t]);
+    if (Fault != injected_fault::skip_renormalisation) {
+      const double mass = std::accumulate(s.r.begin(), s.r.end(), 0.0);
+      if (mass > 0.0) for (double& v : s.r) v /= mass;
+    }
+  };
+  detail::enumerate_drafts(p, {p, q}, static_cast<std::size_t>(k), 1.0, false, Fault == injected_fault::resample_from_target,
+                           on_reject, out);
+  return out;
+}
+
+//! Recursive rejection sampling without replacement at one node (the rule of `rrs_verifier`): draft
+//! j is drawn from q^(j) (q with the earlier drafts zeroed, renormalised); with r^(1) = p, accept x^(j)
+//! with min(1, r^(j)(x) / q^(j)(x)), else r^(j+1) = norm(max(0, r^(j) - q^(j))), subtracting q^(j)
+//! before x^(j) is zeroed. Enumerates all ordered draws. For a correct rule `emitted == p`.
+//! `Fault`: subtract_zeroed_q (zero x^(j) first: p = (.5, .3, .2), q = (.1, .2, .7), k = 2 then gives
+//! (.27, .20, .53)), resample_from_target.
+template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+[[nodiscard]] exact_step exact_without_replacement_step(std::span<const double> p_in, std::span<const double> q_in, int k) {
+  using specdec::detail::injected_fault;
+  expects(p_in.size() == q_in.size(), "q.size()", q_in.size(), "== p.size()");
+  expects(k >= 1 && k <= 6, "k", k, "1 <= k <= 6");
+  const std::vector<double> p = detail::checked_distribution(p_in, "p");
+  const std::vector<double> q = detail::checked_distribution(q_in, "q");
+  exact_step out;
+  out.emitted.assign(p.size(), 0.0);
+  const auto normalise = [](std::vector<double>& v) {
+    const double mass = std::accumulate(v.begin(), v.end(), 0.0);
+    if (mass > 0.0) for (double& x : v) x /= mass;
+  };
+  const auto on_reject = [&normalise](detail::multi_draft_state& s, std::size_t x) {
+    normalise(s.q);
+    if (Fault == injected_fault::subtract_zeroed_q) {
+      s.q[x] = 0.0;
+      normalise(s.q);
+    }
+    for (std::size_t t = 0; t < s.r.size(); ++t) s.r[t] = std::max(0.0, s.r[t] - s.q[t]);
+    normalise(s.r);
+    s.q[x] = 0.0;
+  };
+  detail::enumerate_drafts(p, {p, q}, static_cast<std::size_t>(k), 1.0, true, Fault == injected_fault::resample_from_target,
+                           on_reject, out);
+  return out;
+}
+
 } // namespace testing
 } // namespace v0
 } // namespace specdec

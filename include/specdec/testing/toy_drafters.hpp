@@ -51,7 +51,8 @@ inline void node_context(const token_tree& tree, std::int32_t node, std::span<co
 
 //! Samples a chain of `depth` drafts from the draft model processed with `params` (the rule of
 //! independent draft models: Leviathan et al., Chen et al.). q row i is the distribution node i+1 was
-//! drawn from. Random address: (node = the parent, `purpose::draft_sample`).
+//! drawn from. Random address of a draft: (its own node index, `purpose::draft_sample`), as in every
+//! kit drafter.
 class chain_sampling_drafter {
 public:
   chain_sampling_drafter(int depth, sampling_params params) : depth_(depth), params_(params) {}
@@ -64,7 +65,7 @@ public:
       detail::node_context(out.tree, node, context, model.order(), scratch_);
       const std::span<float> q(out.q.data() + static_cast<std::size_t>(node) * vocab, vocab);
       processor_.probabilities(model.logits(scratch_), params_, q);
-      const token_id x = sample_exponential_race(std::span<const float>(q), address.at(static_cast<std::uint32_t>(node), purpose::draft_sample));
+      const token_id x = sample_exponential_race(std::span<const float>(q), address.at(static_cast<std::uint32_t>(node + 1), purpose::draft_sample));
       out.tree.add_child(node, x);
     }
   }
@@ -74,6 +75,52 @@ private:
   sampling_params params_;
   logits_processor processor_;
   std::vector<token_id> scratch_;
+};
+
+//! A sampled tree: every node at depth d < branching.size() gets `branching[d]` children drawn from the
+//! processed draft distribution q at that node, either i.i.d. (`with_replacement`, the SpecInfer
+//! rule: duplicates occur) or sequentially without replacement (Sequoia, EAGLE: each draw from q with
+//! the earlier draws zeroed). q row n is the node's full distribution, as the rules expect. Nodes are
+//! numbered breadth first; children in draw order.
+class sampled_tree_drafter {
+public:
+  sampled_tree_drafter(std::vector<int> branching, sampling_params params, bool with_replacement)
+      : branching_(std::move(branching)), params_(params), with_replacement_(with_replacement) {}
+
+  void draft(const markov_model& model, std::span<const token_id> context, const random_address& address, draft_output& out) {
+    const auto vocab = static_cast<std::size_t>(model.vocab());
+    out.tree.clear(context.back());
+    out.q.clear();
+    std::size_t level_begin = 0;
+    for (std::size_t d = 0; d <= branching_.size(); ++d) {
+      const std::size_t level_end = static_cast<std::size_t>(out.tree.size());
+      for (std::size_t node = level_begin; node < level_end; ++node) {
+        detail::node_context(out.tree, static_cast<std::int32_t>(node), context, model.order(), scratch_);
+        out.q.resize((node + 1) * vocab);
+        const std::span<float> q(out.q.data() + node * vocab, vocab);
+        processor_.probabilities(model.logits(scratch_), params_, q);
+        if (d == branching_.size()) continue;  // leaves: q recorded, no children
+        weights_.assign(q.begin(), q.end());
+        for (int j = 0; j < branching_[d]; ++j) {
+          if (std::none_of(weights_.begin(), weights_.end(), [](float w) { return w > 0.0f; })) break;
+          const auto child = static_cast<std::uint32_t>(out.tree.size());
+          const token_id x = sample_exponential_race(std::span<const float>(weights_), address.at(child, purpose::draft_sample));
+          out.tree.add_child(static_cast<std::int32_t>(node), x);
+          if (!with_replacement_) weights_[static_cast<std::size_t>(x)] = 0.0f;
+        }
+      }
+      level_begin = level_end;
+    }
+    out.q.resize(static_cast<std::size_t>(out.tree.size()) * vocab, 0.0f);
+  }
+
+private:
+  std::vector<int> branching_;
+  sampling_params params_;
+  bool with_replacement_;
+  logits_processor processor_;
+  std::vector<token_id> scratch_;
+  std::vector<float> weights_;
 };
 
 //! A deterministic tree: the children of a node at depth d are the `branching[d]` most probable tokens

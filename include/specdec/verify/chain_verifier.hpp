@@ -10,6 +10,7 @@
 #include "specdec/core/error.hpp"
 #include "specdec/core/random.hpp"
 #include "specdec/verify/detail/verify_workspace.hpp"
+#include "specdec/verify/verifier.hpp"
 #include "specdec/verify/verify_input.hpp"
 #include "specdec/verify/verify_result.hpp"
 
@@ -93,6 +94,8 @@ private:
 
 //! The lossless chain verifier.
 using chain_verifier = basic_chain_verifier<>;
+
+static_assert(verifier<chain_verifier>);
 
 } // namespace v0
 } // namespace specdec

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "specdec/verify/detail/verify_workspace.hpp"
+#include "specdec/verify/verifier.hpp"
 #include "specdec/verify/verify_input.hpp"
 #include "specdec/verify/verify_result.hpp"
 
@@ -24,6 +25,8 @@ public:
 private:
   detail::verify_workspace ws_;
 };
+
+static_assert(verifier<greedy_verifier>);
 
 } // namespace v0
 } // namespace specdec

@@ -7,6 +7,7 @@
 
 #include "specdec/core/random.hpp"
 #include "specdec/verify/detail/verify_workspace.hpp"
+#include "specdec/verify/verifier.hpp"
 #include "specdec/verify/verify_input.hpp"
 #include "specdec/verify/verify_result.hpp"
 
@@ -85,6 +86,8 @@ private:
 
 //! The lossless one-hot tree verifier.
 using one_hot_verifier = basic_one_hot_verifier<>;
+
+static_assert(verifier<one_hot_verifier>);
 
 } // namespace v0
 } // namespace specdec

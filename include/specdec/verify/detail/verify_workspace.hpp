@@ -29,6 +29,7 @@ enum class injected_fault : std::uint8_t {
   skip_renormalisation,  //!< test later children against the unnormalised residual
   reuse_uniform,         //!< draw every accept/reject decision from one uniform
   keep_rejected_child,   //!< (one-hot rule) leave a rejected child's mass in the residual
+  subtract_zeroed_q,     //!< (without replacement) subtract q after zeroing the rejected draft, not before
 };
 
 //! The per-verifier workspace. Buffers grow to the largest tree and vocabulary seen and are reused.
@@ -66,6 +67,17 @@ public:
     return residual_;
   }
 
+  //! Two vocabulary-sized double buffers: the residual r and the current draft distribution q^(j) of
+  //! the multi-draft rules, which renormalise repeatedly and want the headroom.
+  std::span<double> residual_double(std::size_t vocab) {
+    residual_double_.resize(vocab);
+    return residual_double_;
+  }
+  std::span<double> draft_double(std::size_t vocab) {
+    draft_double_.resize(vocab);
+    return draft_double_;
+  }
+
   //! Records that `child` was accepted. Returns false when its token is a stop token: emission ends.
   static bool accept(const verify_input& in, verify_result& out, std::int32_t child, float logprob) {
     const token_id token = in.tree.token(child);
@@ -98,6 +110,8 @@ private:
   logits_processor processor_;
   std::vector<float> probs_;
   std::vector<float> residual_;
+  std::vector<double> residual_double_;
+  std::vector<double> draft_double_;
   std::vector<std::int32_t> first_child_;
   std::vector<std::int32_t> next_sibling_;
   std::vector<std::uint64_t> scratch_;
@@ -130,6 +144,34 @@ inline token_id sample_weights_or(std::span<const float> weights, std::span<cons
                                   const random_address& address) {
   const bool any = std::any_of(weights.begin(), weights.end(), [](float w) { return w > 0.0f; });
   return sample_exponential_race(any ? weights : fallback, address, "residual");
+}
+
+//! Scales `w` to sum 1 and returns its mass before scaling (0 leaves it untouched).
+inline double normalise(std::span<double> w) noexcept {
+  double mass = 0.0;
+  for (const double x : w) mass += x;
+  if (mass > 0.0) {
+    const double inv = 1.0 / mass;
+    for (double& x : w) x *= inv;
+  }
+  return mass;
+}
+
+//! Samples from the residual `r` after every child of a node was rejected. If no entry of `r` is
+//! positive (a residual that rounded to nothing; in exact arithmetic the rules never get here), samples
+//! p without the children's tokens, and p itself if the children cover its support. `scratch` holds
+//! the vocabulary.
+inline token_id sample_residual(std::span<const double> r, std::span<const float> p, std::span<float> scratch,
+                                const token_tree_view& tree, const verify_workspace& ws, std::int32_t node,
+                                const random_address& address) {
+  if (std::any_of(r.begin(), r.end(), [](double w) { return w > 0.0; })) {
+    return sample_exponential_race(r, address, "residual");
+  }
+  std::copy(p.begin(), p.end(), scratch.begin());
+  for (std::int32_t c = ws.first_child(node); c != -1; c = ws.next_sibling(c)) {
+    scratch[static_cast<std::size_t>(tree.token(c))] = 0.0f;
+  }
+  return sample_weights_or(scratch, p, address);
 }
 
 //! log(p) as the float the result stores.

@@ -1,0 +1,95 @@
+//! Multi-draft speculative sampling with replacement (SpecInfer: Miao et al. 2024, "SpecInfer:
+//! Accelerating Large Language Model Serving with Tree-based Speculative Inference and Verification";
+//! multi-step speculative sampling).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+
+#include "specdec/core/random.hpp"
+#include "specdec/verify/detail/verify_workspace.hpp"
+#include "specdec/verify/verifier.hpp"
+#include "specdec/verify/verify_input.hpp"
+#include "specdec/verify/verify_result.hpp"
+
+namespace specdec {
+inline namespace v0 {
+
+//! Verifies a tree whose children x^(1..k) at each node were drawn i.i.d. from that node's q row (with
+//! replacement; duplicate children are legal). At a node, with r^(1) = p: accept x^(j) iff
+//! u_j <= r^(j)(x^(j)) / q(x^(j)); on rejection r^(j+1) = norm(max(0, r^(j) - q)). Descend into an
+//! accepted child; if all are rejected, emit a sample of r^(k+1); at a leaf, emit a sample of p. The
+//! emitted tokens are distributed exactly as the target's. Temperature 0 selects the greedy rule.
+//!
+//! Random addresses: child c's uniform at (c, `accept`), the residual at (the node, `residual`), the
+//! bonus at (the leaf, `bonus`). r is kept in double and renormalised after each rejection. Cost: one
+//! processed target row per visited node; one q row per node with children; O(V) per rejection.
+//!
+//! `Fault` (meta-tests only): skip_renormalisation, resample_from_target.
+template <detail::injected_fault Fault = detail::injected_fault::none>
+class basic_multi_draft_verifier {
+public:
+  void verify(const verify_input& in, verify_result& out) {
+    const bool greedy = in.params.greedy();
+    ws_.begin(in, duplicate_siblings::allowed, /*needs_q=*/!greedy, out);
+    if (greedy) {
+      detail::greedy_walk(in, ws_, out);
+      return;
+    }
+    using detail::injected_fault;
+    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
+    std::int32_t node = 0;
+    for (;;) {
+      const std::span<float> p = ws_.target_probs(in, node);
+      std::int32_t child = ws_.first_child(node);
+      if (child == -1) {
+        const token_id bonus = sample_exponential_race(std::span<const float>(p), in.address.at(node, purpose::bonus));
+        detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
+        return;
+      }
+      const std::span<const float> q = in.draft_probs.row(node);
+      const std::span<double> r = ws_.residual_double(vocab);
+      std::copy(p.begin(), p.end(), r.begin());
+      detail::normalise(r);
+      bool accepted = false;
+      for (; child != -1; child = ws_.next_sibling(child)) {
+        const token_id x = in.tree.token(child);
+        const float qx = q[static_cast<std::size_t>(x)];
+        detail::validate_probability(qx, node, x);
+        const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
+        if (qx > 0.0f && u * static_cast<double>(qx) <= r[static_cast<std::size_t>(x)]) {
+          accepted = true;
+          break;
+        }
+        for (std::size_t t = 0; t < vocab; ++t) {
+          detail::validate_probability(q[t], node, static_cast<token_id>(t));
+          r[t] = std::max(0.0, r[t] - static_cast<double>(q[t]));
+        }
+        if constexpr (Fault != injected_fault::skip_renormalisation) detail::normalise(r);
+      }
+      if (accepted) {
+        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(p[in.tree.token(child)]))) return;
+        node = child;
+        continue;
+      }
+      detail::verify_workspace::reject_all(out);
+      if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
+      const token_id correction = detail::sample_residual(r, p, ws_.residual(vocab), in.tree, ws_, node,
+                                                          in.address.at(node, purpose::residual));
+      detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
+      return;
+    }
+  }
+
+private:
+  detail::verify_workspace ws_;
+};
+
+//! The lossless multi-draft (with replacement) verifier.
+using multi_draft_verifier = basic_multi_draft_verifier<>;
+
+static_assert(verifier<multi_draft_verifier>);
+
+} // namespace v0
+} // namespace specdec

@@ -1,0 +1,107 @@
+//! Recursive rejection sampling for drafts drawn without replacement (Sequoia: Chen et al. 2024,
+//! "Sequoia: Scalable, Robust, and Hardware-aware Speculative Decoding"; the rule of the EAGLE-1 and
+//! Clover-2 reference code).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+
+#include "specdec/core/random.hpp"
+#include "specdec/verify/detail/verify_workspace.hpp"
+#include "specdec/verify/verifier.hpp"
+#include "specdec/verify/verify_input.hpp"
+#include "specdec/verify/verify_result.hpp"
+
+namespace specdec {
+inline namespace v0 {
+
+//! Verifies a tree whose children at each node were drawn sequentially *without* replacement from that
+//! node's q row: q^(1) = q, q^(j+1) = norm(q^(j) with x^(j) zeroed). With r^(1) = p: accept x^(j) iff
+//! u_j <= r^(j)(x^(j)) / q^(j)(x^(j)); on rejection r^(j+1) = norm(max(0, r^(j) - q^(j))) -- subtracting
+//! the distribution x^(j) was drawn *from*, before x^(j) is zeroed. Descend into an accepted child; if
+//! all are rejected, emit a sample of r^(k+1); at a leaf, a sample of p. Lossless. Duplicate children
+//! are invalid (`specdec::invalid_argument`). Temperature 0 selects the greedy rule.
+//!
+//! Exact check (tests/verify): p = (.5, .3, .2), q = (.1, .2, .7), two children: the emitted
+//! distribution is exactly p; subtracting the already-zeroed q instead gives (.27, .20, .53).
+//!
+//! Random addresses as `multi_draft_verifier`. Cost: one processed target row per visited node, one
+//! q row per node with children, O(V) per rejection.
+//!
+//! `Fault` (meta-tests only): subtract_zeroed_q, resample_from_target.
+template <detail::injected_fault Fault = detail::injected_fault::none>
+class basic_rrs_verifier {
+public:
+  void verify(const verify_input& in, verify_result& out) {
+    const bool greedy = in.params.greedy();
+    ws_.begin(in, duplicate_siblings::forbidden, /*needs_q=*/!greedy, out);
+    if (greedy) {
+      detail::greedy_walk(in, ws_, out);
+      return;
+    }
+    using detail::injected_fault;
+    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
+    std::int32_t node = 0;
+    for (;;) {
+      const std::span<float> p = ws_.target_probs(in, node);
+      std::int32_t child = ws_.first_child(node);
+      if (child == -1) {
+        const token_id bonus = sample_exponential_race(std::span<const float>(p), in.address.at(node, purpose::bonus));
+        detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
+        return;
+      }
+      const std::span<const float> q_row = in.draft_probs.row(node);
+      const std::span<double> r = ws_.residual_double(vocab);
+      const std::span<double> q = ws_.draft_double(vocab);
+      std::copy(p.begin(), p.end(), r.begin());
+      detail::normalise(r);
+      for (std::size_t t = 0; t < vocab; ++t) {
+        detail::validate_probability(q_row[t], node, static_cast<token_id>(t));
+        q[t] = q_row[t];
+      }
+      detail::normalise(q);
+      bool accepted = false;
+      for (; child != -1; child = ws_.next_sibling(child)) {
+        const auto x = static_cast<std::size_t>(in.tree.token(child));
+        const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
+        if (q[x] > 0.0 && u * q[x] <= r[x]) {
+          accepted = true;
+          break;
+        }
+        if constexpr (Fault == injected_fault::subtract_zeroed_q) {
+          q[x] = 0.0;
+          detail::normalise(q);
+        }
+        for (std::size_t t = 0; t < vocab; ++t) r[t] = std::max(0.0, r[t] - q[t]);
+        detail::normalise(r);
+        if constexpr (Fault != injected_fault::subtract_zeroed_q) {
+          q[x] = 0.0;  // the next draft was drawn without this one
+          detail::normalise(q);
+        }
+      }
+      if (accepted) {
+        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(p[in.tree.token(child)]))) return;
+        node = child;
+        continue;
+      }
+      detail::verify_workspace::reject_all(out);
+      if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
+      const token_id correction = detail::sample_residual(r, p, ws_.residual(vocab), in.tree, ws_, node,
+                                                          in.address.at(node, purpose::residual));
+      detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
+      return;
+    }
+  }
+
+private:
+  detail::verify_workspace ws_;
+};
+
+//! The lossless recursive-rejection-sampling verifier for drafts drawn without replacement.
+using rrs_verifier = basic_rrs_verifier<>;
+
+static_assert(verifier<rrs_verifier>);
+
+} // namespace v0
+} // namespace specdec
