@@ -75,9 +75,10 @@ template <class T>
 void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> block_table, const paged_kv_cache<T>& cache) {
   detail::check_moves(moves);
   for (const kv_move& move : moves) {
-    const index_t slot = physical_slot(block_table, cache.block_size(), move.src);
-    expects(slot / cache.block_size() < cache.num_blocks(), "block of position", move.src, "a block id < num_blocks");
-    (void)physical_slot(block_table, cache.block_size(), move.dst);
+    for (const index_t position : {move.src, move.dst}) {
+      const index_t slot = physical_slot(block_table, cache.block_size(), position);
+      expects(slot / cache.block_size() < cache.num_blocks(), "block of position", position, "a block id < num_blocks");
+    }
   }
   for (const kv_move& move : moves) {
     cache.axes().copy(cache.slot(physical_slot(block_table, cache.block_size(), move.dst)),
