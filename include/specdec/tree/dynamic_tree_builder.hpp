@@ -76,6 +76,16 @@ static_assert(dynamic_tree_expander<uniform_expander>);
 //! Complexity: O(C log C) for C = top_k + (max_depth - 1) * top_k^2 candidates, plus the expander's
 //! `max_depth` calls.
 class dynamic_tree_builder {
+  // Higher cumulative log-probability first; the earlier-generated candidate wins a tie. (Defined
+  // before its uses: clang needs a deduced return type seen before a non-dependent call.)
+  [[nodiscard]] auto better() const {
+    return [this](std::int32_t a, std::int32_t b) {
+      const double sa = score_[static_cast<std::size_t>(a)];
+      const double sb = score_[static_cast<std::size_t>(b)];
+      return sa != sb ? sa > sb : a < b;
+    };
+  }
+
 public:
   //! Builds the tree into `out`. Throws for `top_k < 1`, `max_depth < 1` or above `max_tree_depth`,
   //! `total_nodes < 1` or above `max_tree_nodes`, and when the expander returns a log-probability that
@@ -159,15 +169,6 @@ public:
   [[nodiscard]] std::int32_t candidate_parent(index_t id) const noexcept { return parent_[static_cast<std::size_t>(id)]; }
 
 private:
-  // Higher cumulative log-probability first; the earlier-generated candidate wins a tie.
-  [[nodiscard]] auto better() const {
-    return [this](std::int32_t a, std::int32_t b) {
-      const double sa = score_[static_cast<std::size_t>(a)];
-      const double sb = score_[static_cast<std::size_t>(b)];
-      return sa != sb ? sa > sb : a < b;
-    };
-  }
-
   std::vector<std::int32_t> parent_;
   std::vector<token_id> token_;
   std::vector<double> score_;
