@@ -5,7 +5,9 @@
 #include <span>
 
 #include "specdec/core/error.hpp"
+#include "specdec/tree/detail/tree_shape.hpp"
 #include "specdec/tree/token_tree.hpp"
+#include "specdec/tree/token_tree_batch.hpp"
 
 namespace specdec {
 inline namespace v0 {
@@ -13,10 +15,11 @@ inline namespace v0 {
 //! Writes, for every node, its first child (lowest index, i.e. best rank) and its next sibling (the next
 //! higher index with the same parent), -1 where there is none. Walking `first_child[n]`, then
 //! `next_sibling[...]` visits the children of `n` in rank order. This is the layout SGLang's tree
-//! verification kernels take. O(N); both outputs must hold `tree.size()` entries. Precondition: `tree`
-//! is valid (see `validate`); parents are not range-checked here.
+//! verification kernels take. O(N); both outputs must hold `tree.size()` entries. Throws on a
+//! malformed tree.
 inline void sibling_links(const token_tree_view& tree, std::span<std::int32_t> first_child,
                           std::span<std::int32_t> next_sibling) {
+  detail::check_tree_shape(tree);
   const auto n = static_cast<std::size_t>(tree.size());
   expects(first_child.size() >= n, "first_child.size()", first_child.size(), ">= tree.size()");
   expects(next_sibling.size() >= n, "next_sibling.size()", next_sibling.size(), ">= tree.size()");
@@ -30,6 +33,22 @@ inline void sibling_links(const token_tree_view& tree, std::span<std::int32_t> f
     const auto parent = static_cast<std::size_t>(tree.parent(static_cast<index_t>(i)));
     next_sibling[i] = first_child[parent];
     first_child[parent] = static_cast<std::int32_t>(i);
+  }
+}
+
+//! The batched form: both outputs are ragged like the batch's nodes and hold node indices local to
+//! each tree (SGLang's per-request `retrive_next_token` / `retrive_next_sibling`). Equal to
+//! `sibling_links` tree by tree. O(total nodes).
+inline void sibling_links(const token_tree_batch_view& batch, std::span<std::int32_t> first_child,
+                          std::span<std::int32_t> next_sibling) {
+  batch.offsets().validate("tree_offsets");
+  const auto total = static_cast<std::size_t>(batch.total_nodes());
+  expects(first_child.size() >= total, "first_child.size()", first_child.size(), ">= total nodes of the batch");
+  expects(next_sibling.size() >= total, "next_sibling.size()", next_sibling.size(), ">= total nodes of the batch");
+  for (index_t b = 0; b < batch.batch_size(); ++b) {
+    const auto first = static_cast<std::size_t>(batch.offsets().begin(b));
+    const auto count = static_cast<std::size_t>(batch.offsets().size(b));
+    sibling_links(batch.tree(b), first_child.subspan(first, count), next_sibling.subspan(first, count));
   }
 }
 
