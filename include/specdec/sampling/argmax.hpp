@@ -1,6 +1,7 @@
 //! Validation of a logits row and argmax with ties broken toward the lowest token id.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -8,6 +9,7 @@
 
 #include "specdec/core/error.hpp"
 #include "specdec/core/types.hpp"
+#include "specdec/sampling/detail/row_math.hpp"
 
 namespace specdec {
 inline namespace v0 {
@@ -22,23 +24,21 @@ struct argmax_result {
 //! finite or -inf (-inf is the standard mask for padding, grammars and top-k) and at least one must be
 //! finite. Throws `specdec::invalid_argument` naming `name[i]` for a NaN or +inf entry, or `name` for
 //! an empty or all -inf row. Ties go to the lowest index: greedy verification relies on this rule so
-//! that a drafter, a verifier and a kernel agree on "the" argmax.
+//! that a drafter, a verifier and a kernel agree on "the" argmax. One vectorised pass over the row.
 [[nodiscard]] inline argmax_result checked_argmax(std::span<const float> logits,
                                                   std::string_view name = "logits") {
   constexpr float inf = std::numeric_limits<float>::infinity();
   expects(!logits.empty(), name, "an empty row", "at least one entry");
-  argmax_result best{no_token, -inf};
-  for (std::size_t i = 0; i < logits.size(); ++i) {
-    const float x = logits[i];
-    if (!(x < inf)) [[unlikely]] {  // false for NaN and +inf alike
-      expects_element(false, name, i, x, "finite or -inf logits");
-    }
-    if (x > best.value) {  // strict: the first (lowest) index of a tie wins
-      best = {static_cast<token_id>(i), x};
+  // One vectorised pass finds the maximum, its first index and flags bad entries; a scalar pass runs
+  // only to name a bad entry.
+  const detail::checked_max_result scan = detail::checked_max(logits);
+  if (scan.bad) [[unlikely]] {
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+      expects_element(logits[i] < inf, name, i, logits[i], "finite or -inf logits");
     }
   }
-  expects(best.index != no_token, name, "a row of all -inf", "at least one finite logit");
-  return best;
+  expects(scan.max != -inf, name, "a row of all -inf", "at least one finite logit");
+  return {static_cast<token_id>(scan.index), scan.max};
 }
 
 //! The index of the largest logit, ties broken toward the lowest token id; validates like

@@ -30,8 +30,9 @@ inline namespace v0 {
 //! Preconditions (checked, `specdec::invalid_argument`): the tree is a chain (`parent(i) == i - 1`),
 //! q is given with the target's vocabulary and one row per node; rows that a decision reads are
 //! validated as it reads them. A residual whose mass rounds to zero falls back to p without the
-//! rejected token. Cost: one target row processed per accepted draft plus one; one q row read on a
-//! rejection. Not thread-safe (holds its workspace): one verifier per thread.
+//! rejected token. Cost per accepted draft: one pass of row statistics (max and sum of exponentials;
+//! the full processed row only with top-k/top-p/min-p); at the end, one full row and one q row for the
+//! residual, or one full row for the bonus. Not thread-safe (holds its workspace): one verifier per thread.
 //!
 //! `Fault` injects a deliberate error for the conformance kit's meta-tests (supported here:
 //! resample_from_target, child_row, reuse_uniform); leave it at `none`.
@@ -55,9 +56,10 @@ public:
       const std::int32_t child = node + 1 < in.tree.size() ? node + 1 : -1;
       // The bug "child row" judges x_i against the target row of x_i itself.
       const index_t row = Fault == injected_fault::child_row && child != -1 ? child : node;
-      const std::span<float> p = ws_.target_probs(in, row);
+      detail::target_row& target = ws_.target(in, row);
       if (child == -1) {
-        const token_id bonus = sample_exponential_race(std::span<const float>(p), in.address.at(node, purpose::bonus));
+        const std::span<const float> p = target.full();
+        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
         detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
         return;
       }
@@ -67,11 +69,13 @@ public:
       const std::uint32_t decision_node = Fault == injected_fault::reuse_uniform ? 0u : static_cast<std::uint32_t>(child);
       const double u = uniform_double(in.address.at(decision_node, purpose::accept));
       // u <= p/q without dividing; q(x) = 0 rejects (x could not have been drawn from q).
-      if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(p[x])) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(p[x]))) return;
+      const float px = target.p(x);
+      if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(px)) {
+        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(px))) return;
         continue;
       }
       detail::verify_workspace::reject_all(out);
+      const std::span<float> p = target.full();
       const std::span<float> residual = ws_.residual(vocab);
       const std::span<const float> q = in.draft_probs.row(node);
       for (std::size_t t = 0; t < vocab; ++t) {

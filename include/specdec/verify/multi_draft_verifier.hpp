@@ -23,8 +23,9 @@ inline namespace v0 {
 //! emitted tokens are distributed exactly as the target's. Temperature 0 selects the greedy rule.
 //!
 //! Random addresses: child c's uniform at (c, `accept`), the residual at (the node, `residual`), the
-//! bonus at (the leaf, `bonus`). r is kept in double and renormalised after each rejection. Cost: one
-//! processed target row per visited node; one q row per node with children; O(V) per rejection.
+//! bonus at (the leaf, `bonus`). r is kept in double and renormalised after each rejection. Cost per
+//! visited node: one pass of row statistics when its first draft is accepted; the full row, the q row
+//! and O(V) per rejection otherwise.
 //!
 //! `Fault` (meta-tests only): skip_renormalisation, resample_from_target.
 template <detail::injected_fault Fault = detail::injected_fault::none>
@@ -41,26 +42,34 @@ public:
     const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
     std::int32_t node = 0;
     for (;;) {
-      const std::span<float> p = ws_.target_probs(in, node);
+      detail::target_row& target = ws_.target(in, node);
       std::int32_t child = ws_.first_child(node);
       if (child == -1) {
-        const token_id bonus = sample_exponential_race(std::span<const float>(p), in.address.at(node, purpose::bonus));
+        const std::span<const float> p = target.full();
+        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
         detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
         return;
       }
       const std::span<const float> q = in.draft_probs.row(node);
+      // r^(1) = p is read lazily for the first draft; the first rejection writes r out in full.
       const std::span<double> r = ws_.residual_double(vocab);
-      std::copy(p.begin(), p.end(), r.begin());
-      detail::normalise(r);
+      bool r_written = false;
       bool accepted = false;
       for (; child != -1; child = ws_.next_sibling(child)) {
         const token_id x = in.tree.token(child);
         const float qx = q[static_cast<std::size_t>(x)];
         detail::validate_probability(qx, node, x);
         const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
-        if (qx > 0.0f && u * static_cast<double>(qx) <= r[static_cast<std::size_t>(x)]) {
+        const double rx = r_written ? r[static_cast<std::size_t>(x)] : static_cast<double>(target.p(x));
+        if (qx > 0.0f && u * static_cast<double>(qx) <= rx) {
           accepted = true;
           break;
+        }
+        if (!r_written) {
+          const std::span<const float> p = target.full();
+          std::copy(p.begin(), p.end(), r.begin());
+          detail::normalise(r);
+          r_written = true;
         }
         for (std::size_t t = 0; t < vocab; ++t) {
           detail::validate_probability(q[t], node, static_cast<token_id>(t));
@@ -69,11 +78,12 @@ public:
         if constexpr (Fault != injected_fault::skip_renormalisation) detail::normalise(r);
       }
       if (accepted) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(p[in.tree.token(child)]))) return;
+        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(target.p(in.tree.token(child))))) return;
         node = child;
         continue;
       }
       detail::verify_workspace::reject_all(out);
+      const std::span<float> p = target.full();
       if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
       const token_id correction = detail::sample_residual(r, p, ws_.residual(vocab), in.tree, ws_, node,
                                                           in.address.at(node, purpose::residual));

@@ -2,8 +2,10 @@
 //! prompt-lookup drafts (the rule in the EAGLE-2/3 reference code and SGLang's tree verification).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "specdec/core/random.hpp"
 #include "specdec/verify/detail/verify_workspace.hpp"
@@ -23,9 +25,11 @@ inline namespace v0 {
 //! by then and is rejected. Temperature 0 selects the greedy rule.
 //!
 //! Random addresses: the uniform for child c at (c, `purpose::accept`); the residual at (the node,
-//! `purpose::residual`); the bonus at a leaf at (the leaf, `purpose::bonus`). q is not read. r sums
-//! in double, renormalisation is implicit (u * mass <= r(x)); a residual that rounds to no positive
-//! entry falls back to p. Cost: one target row per accepted draft plus one.
+//! `purpose::residual`); the bonus at a leaf at (the leaf, `purpose::bonus`). q is not read. r is kept
+//! implicitly (the rejected tokens and the remaining mass, in double); renormalisation is the test
+//! u * mass <= r(x); a residual that rounds to no positive entry falls back to p. Cost per visited
+//! node: one pass of row statistics (p(x) of the children needs no full row unless top-k/top-p/min-p
+//! is on); one full row only for the final residual or bonus.
 //!
 //! `Fault` (meta-tests only): skip_renormalisation, keep_rejected_child, reuse_uniform, child_row.
 template <detail::injected_fault Fault = detail::injected_fault::none>
@@ -43,37 +47,43 @@ public:
     for (;;) {
       std::int32_t child = ws_.first_child(node);
       const index_t row = Fault == injected_fault::child_row && child != -1 ? child : node;
-      const std::span<float> p = ws_.target_probs(in, row);
+      detail::target_row& target = ws_.target(in, row);
       if (child == -1) {
-        const token_id bonus = sample_exponential_race(std::span<const float>(p), in.address.at(node, purpose::bonus));
+        const std::span<const float> p = target.full();
+        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
         detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
         return;
       }
-      const std::span<float> r = ws_.residual(vocab);
-      std::copy(p.begin(), p.end(), r.begin());
-      double mass = 0.0;
-      for (const float x : r) mass += static_cast<double>(x);
+      // r = p with the rejected children zeroed, kept implicitly: the rejected tokens and their mass.
+      tried_.clear();
+      double mass = 1.0;
       bool accepted = false;
       for (; child != -1; child = ws_.next_sibling(child)) {
         const token_id x = in.tree.token(child);
+        const bool zeroed = std::find(tried_.begin(), tried_.end(), x) != tried_.end();
+        const double rx = zeroed ? 0.0 : static_cast<double>(target.p(x));
         const std::uint32_t decision_node = Fault == injected_fault::reuse_uniform ? 0u : static_cast<std::uint32_t>(child);
         const double u = uniform_double(in.address.at(decision_node, purpose::accept));
         const double scale = Fault == injected_fault::skip_renormalisation ? 1.0 : mass;
-        if (u * scale <= static_cast<double>(r[static_cast<std::size_t>(x)]) && r[static_cast<std::size_t>(x)] > 0.0f) {
+        if (rx > 0.0 && u * scale <= rx) {
           accepted = true;
           break;
         }
-        if constexpr (Fault != injected_fault::keep_rejected_child) {
-          mass = std::max(0.0, mass - static_cast<double>(r[static_cast<std::size_t>(x)]));
-          r[static_cast<std::size_t>(x)] = 0.0f;
+        if (Fault != injected_fault::keep_rejected_child && !zeroed) {
+          mass = std::max(0.0, mass - rx);
+          tried_.push_back(x);
         }
       }
       if (accepted) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(p[in.tree.token(child)]))) return;
+        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(target.p(in.tree.token(child))))) return;
         node = child;
         continue;
       }
       detail::verify_workspace::reject_all(out);
+      const std::span<float> p = target.full();
+      const std::span<float> r = ws_.residual(vocab);
+      std::copy(p.begin(), p.end(), r.begin());
+      for (const token_id x : tried_) r[static_cast<std::size_t>(x)] = 0.0f;
       const token_id correction = detail::sample_weights_or(r, p, in.address.at(node, purpose::residual));
       detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
       return;
@@ -82,6 +92,7 @@ public:
 
 private:
   detail::verify_workspace ws_;
+  std::vector<token_id> tried_;  // the rejected children's tokens at the current node
 };
 
 //! The lossless one-hot tree verifier.

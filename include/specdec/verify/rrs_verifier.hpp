@@ -26,8 +26,8 @@ inline namespace v0 {
 //! Exact check (tests/verify): p = (.5, .3, .2), q = (.1, .2, .7), two children: the emitted
 //! distribution is exactly p; subtracting the already-zeroed q instead gives (.27, .20, .53).
 //!
-//! Random addresses as `multi_draft_verifier`. Cost: one processed target row per visited node, one
-//! q row per node with children, O(V) per rejection.
+//! Random addresses as `multi_draft_verifier`. Cost per visited node: one pass of row statistics when
+//! its first draft is accepted; the full row, the q row and O(V) per rejection otherwise.
 //!
 //! `Fault` (meta-tests only): subtract_zeroed_q, resample_from_target.
 template <detail::injected_fault Fault = detail::injected_fault::none>
@@ -44,30 +44,40 @@ public:
     const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
     std::int32_t node = 0;
     for (;;) {
-      const std::span<float> p = ws_.target_probs(in, node);
+      detail::target_row& target = ws_.target(in, node);
       std::int32_t child = ws_.first_child(node);
       if (child == -1) {
-        const token_id bonus = sample_exponential_race(std::span<const float>(p), in.address.at(node, purpose::bonus));
+        const std::span<const float> p = target.full();
+        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
         detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
         return;
       }
       const std::span<const float> q_row = in.draft_probs.row(node);
+      // r^(1) = p and q^(1) = q are read lazily for the first draft; the first rejection writes both out.
       const std::span<double> r = ws_.residual_double(vocab);
       const std::span<double> q = ws_.draft_double(vocab);
-      std::copy(p.begin(), p.end(), r.begin());
-      detail::normalise(r);
-      for (std::size_t t = 0; t < vocab; ++t) {
-        detail::validate_probability(q_row[t], node, static_cast<token_id>(t));
-        q[t] = q_row[t];
-      }
-      detail::normalise(q);
+      bool written = false;
       bool accepted = false;
       for (; child != -1; child = ws_.next_sibling(child)) {
         const auto x = static_cast<std::size_t>(in.tree.token(child));
         const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
-        if (q[x] > 0.0 && u * q[x] <= r[x]) {
+        if (!written) detail::validate_probability(q_row[x], node, static_cast<token_id>(x));
+        const double qx = written ? q[x] : static_cast<double>(q_row[x]);
+        const double rx = written ? r[x] : static_cast<double>(target.p(static_cast<token_id>(x)));
+        if (qx > 0.0 && u * qx <= rx) {
           accepted = true;
           break;
+        }
+        if (!written) {
+          const std::span<const float> p = target.full();
+          std::copy(p.begin(), p.end(), r.begin());
+          detail::normalise(r);
+          for (std::size_t t = 0; t < vocab; ++t) {
+            detail::validate_probability(q_row[t], node, static_cast<token_id>(t));
+            q[t] = q_row[t];
+          }
+          detail::normalise(q);
+          written = true;
         }
         if constexpr (Fault == injected_fault::subtract_zeroed_q) {
           q[x] = 0.0;
@@ -81,11 +91,12 @@ public:
         }
       }
       if (accepted) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(p[in.tree.token(child)]))) return;
+        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(target.p(in.tree.token(child))))) return;
         node = child;
         continue;
       }
       detail::verify_workspace::reject_all(out);
+      const std::span<float> p = target.full();
       if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
       const token_id correction = detail::sample_residual(r, p, ws_.residual(vocab), in.tree, ws_, node,
                                                           in.address.at(node, purpose::residual));

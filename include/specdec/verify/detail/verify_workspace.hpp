@@ -32,6 +32,56 @@ enum class injected_fault : std::uint8_t {
   subtract_zeroed_q,     //!< (without replacement) subtract q after zeroing the rejected draft, not before
 };
 
+//! The processed target distribution p at one tree row, computed no further than a decision needs.
+//! Without top-k/top-p/min-p, an acceptance decision needs p(x) for a few tokens only, and
+//! p(x) = exp((l_x - max) / T) / Z follows from one pass of row statistics (the max, Z); the full row
+//! is written only when a residual or bonus is sampled. With a filter the row is processed at once.
+//! `p(x)` and `full()[x]` are bit-identical: the same float operations in the same order.
+class target_row {
+public:
+  //! Loads row `row` of `in.target_logits` (validating it) under `in.params` (not greedy).
+  void load(const verify_input& in, index_t row, logits_processor& processor) {
+    logits_ = in.target_logits.row(row);
+    params_ = in.params;
+    processor_ = &processor;
+    const bool filtered = params_.top_k != sampling_params::top_k_off || params_.top_p < sampling_params::top_p_off ||
+                          params_.min_p > sampling_params::min_p_off;
+    materialised_ = false;
+    if (filtered) {
+      full();
+      return;
+    }
+    max_ = checked_argmax(logits_, "target_logits row").value;
+    inv_sum_ = 1.0 / detail::sum_exp(logits_, max_, params_.temperature);
+  }
+
+  //! p(x).
+  [[nodiscard]] float p(token_id x) const {
+    if (materialised_) return probs_[static_cast<std::size_t>(x)];
+    const float processed = (logits_[static_cast<std::size_t>(x)] - max_) / params_.temperature;
+    return static_cast<float>(static_cast<double>(exp_nonpositive(processed)) * inv_sum_);
+  }
+
+  //! The whole row of p (valid until the next `load`).
+  std::span<float> full() {
+    if (!materialised_) {
+      probs_.resize(logits_.size());
+      processor_->probabilities(logits_, params_, probs_);
+      materialised_ = true;
+    }
+    return probs_;
+  }
+
+private:
+  std::span<const float> logits_;
+  sampling_params params_;
+  logits_processor* processor_ = nullptr;
+  std::vector<float> probs_;
+  float max_ = 0.0f;
+  double inv_sum_ = 0.0;
+  bool materialised_ = false;
+};
+
 //! The per-verifier workspace. Buffers grow to the largest tree and vocabulary seen and are reused.
 class verify_workspace {
 public:
@@ -53,12 +103,16 @@ public:
     return next_sibling_[static_cast<std::size_t>(node)];
   }
 
-  //! The processed target distribution p at tree row `row` (valid until the next call).
+  //! The processed target distribution p at tree row `row`, fully written (valid until the next call).
   std::span<float> target_probs(const verify_input& in, index_t row) {
-    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
-    probs_.resize(vocab);
-    processor_.probabilities(in.target_logits.row(row), in.params, probs_);
-    return probs_;
+    row_.load(in, row, processor_);
+    return row_.full();
+  }
+
+  //! The processed target distribution p at tree row `row`, lazily (valid until the next call).
+  target_row& target(const verify_input& in, index_t row) {
+    row_.load(in, row, processor_);
+    return row_;
   }
 
   //! A vocabulary-sized float buffer for residuals.
@@ -108,7 +162,7 @@ private:
   }
 
   logits_processor processor_;
-  std::vector<float> probs_;
+  target_row row_;
   std::vector<float> residual_;
   std::vector<double> residual_double_;
   std::vector<double> draft_double_;

@@ -1,0 +1,118 @@
+//! Vectorisable row kernels behind argmax, logsumexp and softmax: a checked maximum and a sum of
+//! exponentials in double, written as fixed-width lane loops that the compiler turns into SIMD.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+
+namespace specdec {
+inline namespace v0 {
+namespace detail {
+
+inline constexpr std::size_t row_lanes = 16;  // independent accumulators: enough for AVX-512 widths
+
+//! exp(x) for x <= 0 (or -inf), accurate to about 2 ulp and free of float selects, so that loops over it
+//! vectorise under the default -ftrapping-math: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2,
+//! the classic degree-6 minimax polynomial for e^r (Cephes' expf coefficients), and 2^n built in the
+//! exponent bits. Results below 2^-126 (x < -87.3, -inf included) are exactly 0, by an integer mask.
+//! Every use here exponentiates logits minus their maximum, which are <= 0.
+[[nodiscard]] inline float exp_nonpositive(float x) noexcept {
+  constexpr float log2e = 1.44269504088896341f;
+  constexpr float ln2_hi = 0.693359375f;  // ln 2 split so that n * ln2_hi is exact
+  constexpr float ln2_lo = -2.12194440e-4f;
+  constexpr float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float shifted = x * log2e + round_magic;
+  const float n = shifted - round_magic;
+  const std::int32_t n_int = std::bit_cast<std::int32_t>(shifted) - std::bit_cast<std::int32_t>(round_magic);
+  const float r = (x - n * ln2_hi) - n * ln2_lo;
+  float poly = 1.9875691500e-4f;
+  poly = poly * r + 1.3981999507e-3f;
+  poly = poly * r + 8.3334519073e-3f;
+  poly = poly * r + 4.1665795894e-2f;
+  poly = poly * r + 1.6666665459e-1f;
+  poly = poly * r + 5.0000001201e-1f;
+  const float e_r = poly * r * r + r + 1.0f;
+  // n in [-126, 0]: 2^n is a normal float. Below, all bits are masked off (NaN from -inf included).
+  const std::int32_t in_range = -static_cast<std::int32_t>(n_int >= -126);
+  const float scale = std::bit_cast<float>(((n_int + 127) & in_range) << 23);
+  return std::bit_cast<float>(std::bit_cast<std::int32_t>(e_r * scale) & in_range);
+}
+
+//! Maps a float's bits to an int32 that orders like the float (for non-NaN values).
+[[nodiscard]] constexpr std::int32_t ordered_key(std::int32_t bits) noexcept {
+  return bits ^ ((bits >> 31) & 0x7fffffff);
+}
+
+//! The maximum of a row, the lowest index holding it, and whether any entry is NaN or +inf (`bad`), in
+//! one vectorisable pass of integer operations on the bits. Rows shorter than 2^31.
+struct checked_max_result {
+  float max;
+  std::int32_t index;
+  bool bad;
+};
+
+[[nodiscard]] inline checked_max_result checked_max(std::span<const float> row) noexcept {
+  constexpr std::int32_t positive_inf = 0x7f800000;
+  const std::int32_t lowest = ordered_key(std::bit_cast<std::int32_t>(-std::numeric_limits<float>::infinity()));
+  std::int32_t lane_max[row_lanes];
+  std::int32_t lane_index[row_lanes];
+  std::int32_t lane_bad[row_lanes];
+  for (std::size_t j = 0; j < row_lanes; ++j) {
+    lane_max[j] = lowest;
+    lane_index[j] = static_cast<std::int32_t>(j);
+    lane_bad[j] = 0;
+  }
+  const auto lane = [&](std::size_t j, std::size_t i) {
+    const std::int32_t bits = std::bit_cast<std::int32_t>(row[i]);
+    // NaN: magnitude bits above +inf's; +inf: exactly its bits (-inf is allowed).
+    lane_bad[j] |= static_cast<std::int32_t>((bits & 0x7fffffff) > positive_inf) | static_cast<std::int32_t>(bits == positive_inf);
+    const std::int32_t key = ordered_key(bits);
+    const bool greater = key > lane_max[j];  // strict: each lane keeps its first maximum
+    lane_max[j] = greater ? key : lane_max[j];
+    lane_index[j] = greater ? static_cast<std::int32_t>(i) : lane_index[j];
+  };
+  const std::size_t n = row.size();
+  const std::size_t full = n - n % row_lanes;
+  for (std::size_t i = 0; i < full; i += row_lanes) {
+    for (std::size_t j = 0; j < row_lanes; ++j) lane(j, i + j);
+  }
+  for (std::size_t i = full; i < n; ++i) lane(i - full, i);
+  checked_max_result out{0.0f, lane_index[0], false};
+  std::int32_t max = lane_max[0];
+  std::int32_t bad = 0;
+  for (std::size_t j = 0; j < row_lanes; ++j) {
+    if (lane_max[j] > max || (lane_max[j] == max && lane_index[j] < out.index)) {
+      max = lane_max[j];
+      out.index = lane_index[j];
+    }
+    bad |= lane_bad[j];
+  }
+  out.max = std::bit_cast<float>(ordered_key(max));  // ordered_key is its own inverse
+  out.bad = bad != 0;
+  return out;
+}
+
+//! sum_i exp((x_i - shift) / divisor) in double, for shift >= every x_i and divisor > 0, in one
+//! vectorisable pass. The float operations per entry are exactly those of processing a logit with
+//! temperature `divisor` and exponentiating it, so sums and single entries agree bit for bit.
+[[nodiscard]] inline double sum_exp(std::span<const float> row, float shift, float divisor) noexcept {
+  double lane_sum[row_lanes] = {};
+  const std::size_t n = row.size();
+  const std::size_t full = n - n % row_lanes;
+  for (std::size_t i = 0; i < full; i += row_lanes) {
+    for (std::size_t j = 0; j < row_lanes; ++j) {
+      lane_sum[j] += static_cast<double>(exp_nonpositive((row[i + j] - shift) / divisor));
+    }
+  }
+  double sum = 0.0;
+  for (std::size_t i = full; i < n; ++i) sum += static_cast<double>(exp_nonpositive((row[i] - shift) / divisor));
+  for (std::size_t j = 0; j < row_lanes; ++j) sum += lane_sum[j];
+  return sum;
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace specdec
