@@ -1,7 +1,7 @@
 // Every verification rule at Llama-2 (32000) and Llama-3 (128256) vocabularies, trees of 8 and 64
 // nodes, batches of 1 and 16. Each reports requests/s (items), bytes/s over the logits the step could
 // read, `x_stream` (its time over one streaming read of the batch's whole logits tensor, measured in
-// the same process) and `rows_read` (target rows processed per request). Separately: the cost of one
+// the same process) and `accepted` (drafts accepted for request 0 per step). Separately: the cost of one
 // acceptance decision's row statistics (logsumexp) and of a full-row residual/bonus draw, per row.
 #include <specdec/specdec.hpp>
 

@@ -1,9 +1,22 @@
-// Shared settings of the statistical verifier tests.
+// Shared settings and helpers of the statistical verifier tests.
 #pragma once
 
 #include <cstdint>
 
+#include <specdec/sampling/sampling_params.hpp>
+
 namespace specdec_test {
+
+// Sampling parameters in one line: temperature, then top-k, top-p, min-p (each "off" by default).
+inline specdec::sampling_params params(float temperature, std::int32_t top_k = -1, float top_p = 1.0f,
+                                       float min_p = 0.0f) {
+  specdec::sampling_params p;
+  p.temperature = temperature;
+  p.top_k = top_k;
+  p.top_p = top_p;
+  p.min_p = min_p;
+  return p;
+}
 
 // Per-test significance. The suite runs about 40 statistical tests, so by Bonferroni a correct
 // implementation fails anywhere with probability < 40 * 1e-6 = 4e-5 (< 1e-3 as required).

@@ -9,19 +9,11 @@
 #include "support/catch.hpp"
 
 using specdec::sampling_params;
+using specdec_test::params;
 using specdec::detail::injected_fault;
 using specdec::testing::markov_model;
 
 namespace {
-
-sampling_params params(float temperature, std::int32_t top_k = -1, float top_p = 1.0f, float min_p = 0.0f) {
-  sampling_params p;
-  p.temperature = temperature;
-  p.top_k = top_k;
-  p.top_p = top_p;
-  p.min_p = min_p;
-  return p;
-}
 
 enum class distance { identical, close, far, disjoint };
 
@@ -301,7 +293,7 @@ TEST_CASE("the chain verifier's edge cases and bad input") {
   REQUIRE_INVALID_ARGUMENT("parent[2] = 0 violates parent[i] == i - 1", verifier.verify(bad, result));
 }
 
-TEST_CASE("long: speculative sampling on chains is lossless over the full matrix", "[long]") {
+TEST_CASE("speculative sampling on chains is lossless over the full matrix", "[long]") {
   // depth x temperature x processors x draft distance: 2 x 3 x 4 x 4 = 96 configurations.
   const std::vector<sampling_params> processors{params(1.0f), params(1.0f, 3), params(1.0f, -1, 0.8f),
                                                 params(1.0f, -1, 1.0f, 0.1f)};

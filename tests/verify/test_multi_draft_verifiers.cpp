@@ -9,19 +9,11 @@
 #include "support/catch.hpp"
 
 using specdec::sampling_params;
+using specdec_test::params;
 using specdec::detail::injected_fault;
 using specdec::testing::markov_model;
 
 namespace {
-
-sampling_params params(float temperature, std::int32_t top_k = -1, float top_p = 1.0f, float min_p = 0.0f) {
-  sampling_params p;
-  p.temperature = temperature;
-  p.top_k = top_k;
-  p.top_p = top_p;
-  p.min_p = min_p;
-  return p;
-}
 
 struct tree_case {
   std::string name;
@@ -188,7 +180,7 @@ TEST_CASE("recursive rejection sampling rejects duplicate children; multi-draft 
   REQUIRE(result.tokens.size() >= 1);
 }
 
-TEST_CASE("long: multi-draft rules are lossless over the full matrix", "[long]") {
+TEST_CASE("multi-draft rules are lossless over the full matrix", "[long]") {
   const std::vector<std::vector<int>> shapes{{2}, {4}, {2, 1}, {2, 2}};
   const std::vector<sampling_params> processors{params(1.0f), params(1.0f, 3), params(1.0f, -1, 0.8f),
                                                 params(1.0f, -1, 1.0f, 0.1f)};

@@ -9,19 +9,11 @@
 #include "support/catch.hpp"
 
 using specdec::sampling_params;
+using specdec_test::params;
 using specdec::detail::injected_fault;
 using specdec::testing::markov_model;
 
 namespace {
-
-sampling_params params(float temperature, std::int32_t top_k = -1, float top_p = 1.0f, float min_p = 0.0f) {
-  sampling_params p;
-  p.temperature = temperature;
-  p.top_k = top_k;
-  p.top_p = top_p;
-  p.min_p = min_p;
-  return p;
-}
 
 struct tree_case {
   std::string name;
@@ -142,6 +134,28 @@ TEST_CASE("meta: reusing one uniform for sibling decisions is caught") {
   require_caught<injected_fault::reuse_uniform>({"{3} T1 close", {3}, 1, params(1.0f), 0.3f}, 203);
 }
 
+TEST_CASE("meta: judging the children against the first child's row is caught") {
+  // The rule reproduces whatever distribution it is given, so the faulty first token follows the first
+  // child's row p' instead of the root's p: its exact TV is TV(p', p).
+  const tree_case c{"{2} T1 close", {2}, 1, params(1.0f), 0.3f};
+  std::uint64_t seed = 204;
+  double tv = 0.0;
+  for (int tries = 0; tries < 100 && tv < 0.02; ++tries, ++seed) {
+    const auto node = root_of(c, seed);
+    const auto target = markov_model::random(5, c.order, seed);
+    std::vector<float> child_row(5);
+    specdec::logits_processor processor;
+    processor.probabilities(target.logits(std::vector<specdec::token_id>{2, 4, node.children.front()}), c.target, child_row);
+    tv = specdec::testing::total_variation(specdec::testing::exact_one_hot_step(to_double(child_row), node.children).emitted, node.p);
+  }
+  --seed;
+  INFO("model seed " << seed << ": exact TV of the faulty first token: " << tv);
+  REQUIRE(tv >= 0.02);
+  const auto report = run<injected_fault::child_row>(c, seed, specdec_test::trials);
+  INFO(report.text());
+  if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
+}
+
 TEST_CASE("one-hot edge cases: duplicate children, a root-only tree, and stops") {
   specdec::one_hot_verifier verifier;
   specdec::verify_result result;
@@ -176,7 +190,7 @@ TEST_CASE("one-hot edge cases: duplicate children, a root-only tree, and stops")
   REQUIRE(result.accepted() == 0);
 }
 
-TEST_CASE("long: the one-hot tree rule is lossless over the full matrix", "[long]") {
+TEST_CASE("the one-hot tree rule is lossless over the full matrix", "[long]") {
   // tree shape x temperature x processors x draft distance: 6 x 3 x 4 x 3 = 216 configurations.
   const std::vector<std::vector<int>> shapes{{1}, {3}, {5}, {1, 1}, {2, 1}, {2, 2}};
   const std::vector<sampling_params> processors{params(1.0f), params(1.0f, 3), params(1.0f, -1, 0.8f),

@@ -40,9 +40,15 @@ inline std::vector<double> checked_distribution(std::span<const double> d, std::
   return out;
 }
 
-inline std::vector<double> normalised(std::vector<double> w) {
+inline void normalise(std::vector<double>& w) {
   const double mass = std::accumulate(w.begin(), w.end(), 0.0);
-  for (double& x : w) x /= mass;
+  if (mass > 0.0) {
+    for (double& x : w) x /= mass;
+  }
+}
+
+inline std::vector<double> normalised(std::vector<double> w) {
+  normalise(w);
   return w;
 }
 
@@ -184,10 +190,7 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
   out.emitted.assign(p.size(), 0.0);
   const auto on_reject = [&q](detail::multi_draft_state& s, std::size_t) {
     for (std::size_t t = 0; t < s.r.size(); ++t) s.r[t] = std::max(0.0, s.r[t] - q[t]);
-    if (Fault != injected_fault::skip_renormalisation) {
-      const double mass = std::accumulate(s.r.begin(), s.r.end(), 0.0);
-      if (mass > 0.0) for (double& v : s.r) v /= mass;
-    }
+    if (Fault != injected_fault::skip_renormalisation) detail::normalise(s.r);
   };
   detail::enumerate_drafts(p, {p, q}, static_cast<std::size_t>(k), 1.0, false, Fault == injected_fault::resample_from_target,
                            on_reject, out);
@@ -209,18 +212,14 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
   const std::vector<double> q = detail::checked_distribution(q_in, "q");
   exact_step out;
   out.emitted.assign(p.size(), 0.0);
-  const auto normalise = [](std::vector<double>& v) {
-    const double mass = std::accumulate(v.begin(), v.end(), 0.0);
-    if (mass > 0.0) for (double& x : v) x /= mass;
-  };
-  const auto on_reject = [&normalise](detail::multi_draft_state& s, std::size_t x) {
-    normalise(s.q);
+  const auto on_reject = [](detail::multi_draft_state& s, std::size_t x) {
+    detail::normalise(s.q);
     if (Fault == injected_fault::subtract_zeroed_q) {
       s.q[x] = 0.0;
-      normalise(s.q);
+      detail::normalise(s.q);
     }
     for (std::size_t t = 0; t < s.r.size(); ++t) s.r[t] = std::max(0.0, s.r[t] - s.q[t]);
-    normalise(s.r);
+    detail::normalise(s.r);
     s.q[x] = 0.0;
   };
   detail::enumerate_drafts(p, {p, q}, static_cast<std::size_t>(k), 1.0, true, Fault == injected_fault::resample_from_target,

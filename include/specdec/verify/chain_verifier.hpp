@@ -50,49 +50,39 @@ public:
       detail::greedy_walk(in, ws_, out);
       return;
     }
-    using detail::injected_fault;
-    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
-    for (std::int32_t node = 0;; ++node) {
-      const std::int32_t child = node + 1 < in.tree.size() ? node + 1 : -1;
-      // The bug "child row" judges x_i against the target row of x_i itself.
-      const index_t row = Fault == injected_fault::child_row && child != -1 ? child : node;
-      detail::target_row& target = ws_.target(in, row);
-      if (child == -1) {
-        const std::span<const float> p = target.full();
-        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
-        detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
-        return;
-      }
-      const token_id x = in.tree.token(child);
-      const float qx = in.draft_probs(node, x);
-      detail::validate_probability(qx, node, x);
-      const std::uint32_t decision_node = Fault == injected_fault::reuse_uniform ? 0u : static_cast<std::uint32_t>(child);
-      const double u = uniform_double(in.address.at(decision_node, purpose::accept));
-      // u <= p/q without dividing; q(x) = 0 rejects (x could not have been drawn from q).
-      const float px = target.p(x);
-      if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(px)) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(px))) return;
-        continue;
-      }
-      detail::verify_workspace::reject_all(out);
-      const std::span<float> p = target.full();
-      const std::span<float> residual = ws_.residual(vocab);
-      const std::span<const float> q = in.draft_probs.row(node);
-      for (std::size_t t = 0; t < vocab; ++t) {
-        detail::validate_probability(q[t], node, static_cast<token_id>(t));
-        residual[t] = Fault == injected_fault::resample_from_target ? p[t] : std::max(0.0f, p[t] - q[t]);
-      }
-      // Fallback for a residual that rounded to zero: p without the rejected token.
-      const float p_x = p[x];
-      p[x] = 0.0f;
-      const token_id correction = detail::sample_weights_or(residual, p, in.address.at(node, purpose::residual));
-      p[x] = p_x;
-      detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
-      return;
-    }
+    detail::sampling_walk(
+        in, ws_, out, [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); },
+        Fault == detail::injected_fault::child_row);
   }
 
 private:
+  // The rule at a chain node: accept its child x iff u <= p(x) / q(x), else sample max(0, p - q).
+  detail::node_decision decide(const verify_input& in, detail::target_row& target, std::int32_t node) {
+    using detail::injected_fault;
+    const std::int32_t child = node + 1;
+    const token_id x = in.tree.token(child);
+    const float qx = in.draft_probs(node, x);
+    detail::validate_probability(qx, node, x);
+    const std::uint32_t decision_node = Fault == injected_fault::reuse_uniform ? 0u : static_cast<std::uint32_t>(child);
+    const double u = uniform_double(in.address.at(decision_node, purpose::accept));
+    // u <= p/q without dividing; q(x) = 0 rejects (x could not have been drawn from q).
+    if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(target.p(x))) return {child, no_token};
+
+    const std::span<float> p = target.full();
+    const std::span<float> residual = ws_.residual(p.size());
+    const std::span<const float> q = in.draft_probs.row(node);
+    for (std::size_t t = 0; t < p.size(); ++t) {
+      detail::validate_probability(q[t], node, static_cast<token_id>(t));
+      residual[t] = Fault == injected_fault::resample_from_target ? p[t] : std::max(0.0f, p[t] - q[t]);
+    }
+    // Fallback for a residual that rounded to zero: p without the rejected token.
+    const float p_x = p[static_cast<std::size_t>(x)];
+    p[static_cast<std::size_t>(x)] = 0.0f;
+    const token_id correction = detail::sample_weights_or(residual, p, in.address.at(static_cast<std::uint32_t>(node), purpose::residual));
+    p[static_cast<std::size_t>(x)] = p_x;
+    return {-1, correction};
+  }
+
   detail::verify_workspace ws_;
 };
 

@@ -38,61 +38,42 @@ public:
       detail::greedy_walk(in, ws_, out);
       return;
     }
-    using detail::injected_fault;
-    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
-    std::int32_t node = 0;
-    for (;;) {
-      detail::target_row& target = ws_.target(in, node);
-      std::int32_t child = ws_.first_child(node);
-      if (child == -1) {
-        const std::span<const float> p = target.full();
-        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
-        detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
-        return;
-      }
-      const std::span<const float> q = in.draft_probs.row(node);
-      // r^(1) = p is read lazily for the first draft; the first rejection writes r out in full.
-      const std::span<double> r = ws_.residual_double(vocab);
-      bool r_written = false;
-      bool accepted = false;
-      for (; child != -1; child = ws_.next_sibling(child)) {
-        const token_id x = in.tree.token(child);
-        const float qx = q[static_cast<std::size_t>(x)];
-        detail::validate_probability(qx, node, x);
-        const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
-        const double rx = r_written ? r[static_cast<std::size_t>(x)] : static_cast<double>(target.p(x));
-        if (qx > 0.0f && u * static_cast<double>(qx) <= rx) {
-          accepted = true;
-          break;
-        }
-        if (!r_written) {
-          const std::span<const float> p = target.full();
-          std::copy(p.begin(), p.end(), r.begin());
-          detail::normalise(r);
-          r_written = true;
-        }
-        for (std::size_t t = 0; t < vocab; ++t) {
-          detail::validate_probability(q[t], node, static_cast<token_id>(t));
-          r[t] = std::max(0.0, r[t] - static_cast<double>(q[t]));
-        }
-        if constexpr (Fault != injected_fault::skip_renormalisation) detail::normalise(r);
-      }
-      if (accepted) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(target.p(in.tree.token(child))))) return;
-        node = child;
-        continue;
-      }
-      detail::verify_workspace::reject_all(out);
-      const std::span<float> p = target.full();
-      if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
-      const token_id correction = detail::sample_residual(r, p, ws_.residual(vocab), in.tree, ws_, node,
-                                                          in.address.at(node, purpose::residual));
-      detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
-      return;
-    }
+    detail::sampling_walk(in, ws_, out, [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); });
   }
 
 private:
+  // The rule at one node. r^(1) = p is read lazily for the first draft; the first rejection writes r
+  // out in full.
+  detail::node_decision decide(const verify_input& in, detail::target_row& target, std::int32_t node) {
+    using detail::injected_fault;
+    const std::span<const float> q = in.draft_probs.row(node);
+    const std::span<double> r = ws_.residual_double(q.size());
+    bool r_written = false;
+    for (std::int32_t child = ws_.first_child(node); child != -1; child = ws_.next_sibling(child)) {
+      const token_id x = in.tree.token(child);
+      const float qx = q[static_cast<std::size_t>(x)];
+      detail::validate_probability(qx, node, x);
+      const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
+      const double rx = r_written ? r[static_cast<std::size_t>(x)] : static_cast<double>(target.p(x));
+      if (qx > 0.0f && u * static_cast<double>(qx) <= rx) return {child, no_token};
+      if (!r_written) {
+        const std::span<const float> p = target.full();
+        std::copy(p.begin(), p.end(), r.begin());
+        detail::normalise(r);
+        r_written = true;
+      }
+      for (std::size_t t = 0; t < q.size(); ++t) {
+        detail::validate_probability(q[t], node, static_cast<token_id>(t));
+        r[t] = std::max(0.0, r[t] - static_cast<double>(q[t]));
+      }
+      if constexpr (Fault != injected_fault::skip_renormalisation) detail::normalise(r);
+    }
+    const std::span<float> p = target.full();
+    if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
+    return {-1, detail::sample_residual(r, p, ws_.residual(p.size()), in.tree, ws_, node,
+                                        in.address.at(static_cast<std::uint32_t>(node), purpose::residual))};
+  }
+
   detail::verify_workspace ws_;
 };
 

@@ -41,56 +41,38 @@ public:
       detail::greedy_walk(in, ws_, out);
       return;
     }
-    using detail::injected_fault;
-    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
-    std::int32_t node = 0;
-    for (;;) {
-      std::int32_t child = ws_.first_child(node);
-      const index_t row = Fault == injected_fault::child_row && child != -1 ? child : node;
-      detail::target_row& target = ws_.target(in, row);
-      if (child == -1) {
-        const std::span<const float> p = target.full();
-        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
-        detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
-        return;
-      }
-      // r = p with the rejected children zeroed, kept implicitly: the rejected tokens and their mass.
-      tried_.clear();
-      double mass = 1.0;
-      bool accepted = false;
-      for (; child != -1; child = ws_.next_sibling(child)) {
-        const token_id x = in.tree.token(child);
-        const bool zeroed = std::find(tried_.begin(), tried_.end(), x) != tried_.end();
-        const double rx = zeroed ? 0.0 : static_cast<double>(target.p(x));
-        const std::uint32_t decision_node = Fault == injected_fault::reuse_uniform ? 0u : static_cast<std::uint32_t>(child);
-        const double u = uniform_double(in.address.at(decision_node, purpose::accept));
-        const double scale = Fault == injected_fault::skip_renormalisation ? 1.0 : mass;
-        if (rx > 0.0 && u * scale <= rx) {
-          accepted = true;
-          break;
-        }
-        if (Fault != injected_fault::keep_rejected_child && !zeroed) {
-          mass = std::max(0.0, mass - rx);
-          tried_.push_back(x);
-        }
-      }
-      if (accepted) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(target.p(in.tree.token(child))))) return;
-        node = child;
-        continue;
-      }
-      detail::verify_workspace::reject_all(out);
-      const std::span<float> p = target.full();
-      const std::span<float> r = ws_.residual(vocab);
-      std::copy(p.begin(), p.end(), r.begin());
-      for (const token_id x : tried_) r[static_cast<std::size_t>(x)] = 0.0f;
-      const token_id correction = detail::sample_weights_or(r, p, in.address.at(node, purpose::residual));
-      detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
-      return;
-    }
+    detail::sampling_walk(
+        in, ws_, out, [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); },
+        Fault == detail::injected_fault::child_row);
   }
 
 private:
+  // The rule at one node: try the children in rank order against r = p with the rejected ones zeroed,
+  // kept implicitly as the rejected tokens and the remaining mass.
+  detail::node_decision decide(const verify_input& in, detail::target_row& target, std::int32_t node) {
+    using detail::injected_fault;
+    tried_.clear();
+    double mass = 1.0;
+    for (std::int32_t child = ws_.first_child(node); child != -1; child = ws_.next_sibling(child)) {
+      const token_id x = in.tree.token(child);
+      const bool zeroed = std::find(tried_.begin(), tried_.end(), x) != tried_.end();
+      const double rx = zeroed ? 0.0 : static_cast<double>(target.p(x));
+      const std::uint32_t decision_node = Fault == injected_fault::reuse_uniform ? 0u : static_cast<std::uint32_t>(child);
+      const double u = uniform_double(in.address.at(decision_node, purpose::accept));
+      const double scale = Fault == injected_fault::skip_renormalisation ? 1.0 : mass;
+      if (rx > 0.0 && u * scale <= rx) return {child, no_token};
+      if (Fault != injected_fault::keep_rejected_child && !zeroed) {
+        mass = std::max(0.0, mass - rx);
+        tried_.push_back(x);
+      }
+    }
+    const std::span<float> p = target.full();
+    const std::span<float> r = ws_.residual(p.size());
+    std::copy(p.begin(), p.end(), r.begin());
+    for (const token_id x : tried_) r[static_cast<std::size_t>(x)] = 0.0f;
+    return {-1, detail::sample_weights_or(r, p, in.address.at(static_cast<std::uint32_t>(node), purpose::residual))};
+  }
+
   detail::verify_workspace ws_;
   std::vector<token_id> tried_;  // the rejected children's tokens at the current node
 };

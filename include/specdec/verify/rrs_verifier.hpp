@@ -40,72 +40,53 @@ public:
       detail::greedy_walk(in, ws_, out);
       return;
     }
-    using detail::injected_fault;
-    const auto vocab = static_cast<std::size_t>(in.target_logits.cols());
-    std::int32_t node = 0;
-    for (;;) {
-      detail::target_row& target = ws_.target(in, node);
-      std::int32_t child = ws_.first_child(node);
-      if (child == -1) {
-        const std::span<const float> p = target.full();
-        const token_id bonus = sample_exponential_race(p, in.address.at(node, purpose::bonus));
-        detail::verify_workspace::finish(in, out, bonus, detail::log_probability(p[bonus]));
-        return;
-      }
-      const std::span<const float> q_row = in.draft_probs.row(node);
-      // r^(1) = p and q^(1) = q are read lazily for the first draft; the first rejection writes both out.
-      const std::span<double> r = ws_.residual_double(vocab);
-      const std::span<double> q = ws_.draft_double(vocab);
-      bool written = false;
-      bool accepted = false;
-      for (; child != -1; child = ws_.next_sibling(child)) {
-        const auto x = static_cast<std::size_t>(in.tree.token(child));
-        const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
-        if (!written) detail::validate_probability(q_row[x], node, static_cast<token_id>(x));
-        const double qx = written ? q[x] : static_cast<double>(q_row[x]);
-        const double rx = written ? r[x] : static_cast<double>(target.p(static_cast<token_id>(x)));
-        if (qx > 0.0 && u * qx <= rx) {
-          accepted = true;
-          break;
-        }
-        if (!written) {
-          const std::span<const float> p = target.full();
-          std::copy(p.begin(), p.end(), r.begin());
-          detail::normalise(r);
-          for (std::size_t t = 0; t < vocab; ++t) {
-            detail::validate_probability(q_row[t], node, static_cast<token_id>(t));
-            q[t] = q_row[t];
-          }
-          detail::normalise(q);
-          written = true;
-        }
-        if constexpr (Fault == injected_fault::subtract_zeroed_q) {
-          q[x] = 0.0;
-          detail::normalise(q);
-        }
-        for (std::size_t t = 0; t < vocab; ++t) r[t] = std::max(0.0, r[t] - q[t]);
-        detail::normalise(r);
-        if constexpr (Fault != injected_fault::subtract_zeroed_q) {
-          q[x] = 0.0;  // the next draft was drawn without this one
-          detail::normalise(q);
-        }
-      }
-      if (accepted) {
-        if (!detail::verify_workspace::accept(in, out, child, detail::log_probability(target.p(in.tree.token(child))))) return;
-        node = child;
-        continue;
-      }
-      detail::verify_workspace::reject_all(out);
-      const std::span<float> p = target.full();
-      if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
-      const token_id correction = detail::sample_residual(r, p, ws_.residual(vocab), in.tree, ws_, node,
-                                                          in.address.at(node, purpose::residual));
-      detail::verify_workspace::finish(in, out, correction, detail::log_probability(p[correction]));
-      return;
-    }
+    detail::sampling_walk(in, ws_, out, [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); });
   }
 
 private:
+  // The rule at one node. r^(1) = p and q^(1) = q are read lazily for the first draft; the first
+  // rejection writes both out in full.
+  detail::node_decision decide(const verify_input& in, detail::target_row& target, std::int32_t node) {
+    using detail::injected_fault;
+    const std::span<const float> q_row = in.draft_probs.row(node);
+    const std::span<double> r = ws_.residual_double(q_row.size());
+    const std::span<double> q = ws_.draft_double(q_row.size());
+    bool written = false;
+    for (std::int32_t child = ws_.first_child(node); child != -1; child = ws_.next_sibling(child)) {
+      const auto x = static_cast<std::size_t>(in.tree.token(child));
+      const double u = uniform_double(in.address.at(static_cast<std::uint32_t>(child), purpose::accept));
+      if (!written) detail::validate_probability(q_row[x], node, static_cast<token_id>(x));
+      const double qx = written ? q[x] : static_cast<double>(q_row[x]);
+      const double rx = written ? r[x] : static_cast<double>(target.p(static_cast<token_id>(x)));
+      if (qx > 0.0 && u * qx <= rx) return {child, no_token};
+      if (!written) {
+        const std::span<const float> p = target.full();
+        std::copy(p.begin(), p.end(), r.begin());
+        detail::normalise(r);
+        for (std::size_t t = 0; t < q_row.size(); ++t) {
+          detail::validate_probability(q_row[t], node, static_cast<token_id>(t));
+          q[t] = q_row[t];
+        }
+        detail::normalise(q);
+        written = true;
+      }
+      if constexpr (Fault == injected_fault::subtract_zeroed_q) {
+        q[x] = 0.0;
+        detail::normalise(q);
+      }
+      for (std::size_t t = 0; t < q.size(); ++t) r[t] = std::max(0.0, r[t] - q[t]);
+      detail::normalise(r);
+      if constexpr (Fault != injected_fault::subtract_zeroed_q) {
+        q[x] = 0.0;  // the next draft was drawn without this one
+        detail::normalise(q);
+      }
+    }
+    const std::span<float> p = target.full();
+    if constexpr (Fault == injected_fault::resample_from_target) std::copy(p.begin(), p.end(), r.begin());
+    return {-1, detail::sample_residual(r, p, ws_.residual(p.size()), in.tree, ws_, node,
+                                        in.address.at(static_cast<std::uint32_t>(node), purpose::residual))};
+  }
+
   detail::verify_workspace ws_;
 };
 

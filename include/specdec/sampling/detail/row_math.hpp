@@ -17,7 +17,8 @@ inline constexpr std::size_t row_lanes = 16;  // independent accumulators: enoug
 //! exp(x) for x <= 0 (or -inf), accurate to about 2 ulp and free of float selects, so that loops over it
 //! vectorise under the default -ftrapping-math: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2,
 //! the classic degree-6 minimax polynomial for e^r (Cephes' expf coefficients), and 2^n built in the
-//! exponent bits. Results below 2^-126 (x < -87.3, -inf included) are exactly 0, by an integer mask.
+//! exponent bits. Where the reduction gives n < -126 (x below about -87.6, -inf included) the result
+//! is exactly 0, by an integer mask; just above, a few results are subnormal.
 //! Every use here exponentiates logits minus their maximum, which are <= 0.
 [[nodiscard]] inline float exp_nonpositive(float x) noexcept {
   constexpr float log2e = 1.44269504088896341f;

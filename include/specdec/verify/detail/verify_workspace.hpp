@@ -171,6 +171,11 @@ private:
   std::vector<std::uint64_t> scratch_;
 };
 
+//! log(p) as the float the result stores.
+[[nodiscard]] inline float log_probability(float p) noexcept {
+  return static_cast<float>(std::log(static_cast<double>(p)));
+}
+
 //! The greedy rule on any tree (input already validated, `out` at the root): from the root, descend
 //! into the first child (in rank order) whose token is the target argmax at its parent (ties to the
 //! lowest id); emit the argmax at the last accepted node. Reads one row per accepted draft, plus one.
@@ -189,6 +194,42 @@ inline void greedy_walk(const verify_input& in, verify_workspace& ws, verify_res
     }
     if (!verify_workspace::accept(in, out, child, logprob)) return;
     node = child;
+  }
+}
+
+//! What a sampling rule decides at one node with children: the accepted child, or -1 and the
+//! correction token sampled after every child was rejected.
+struct node_decision {
+  std::int32_t accepted_child;
+  token_id correction;
+};
+
+//! The walk every sampling rule shares (input already validated, `out` at the root): at each node,
+//! a leaf emits a bonus sampled from p (exponential race at (leaf, `bonus`)); otherwise
+//! `decide(target, node)` -- the rule proper -- accepts a child, and the walk descends, or returns the
+//! correction, and the walk ends. `target` is the lazily processed target row at the node (at its
+//! first child when `judge_by_child_row`: the meta-test fault `child_row`). Stop tokens end the walk.
+template <class Decide>
+void sampling_walk(const verify_input& in, verify_workspace& ws, verify_result& out, Decide&& decide,
+                   bool judge_by_child_row = false) {
+  std::int32_t node = 0;
+  for (;;) {
+    const std::int32_t first = ws.first_child(node);
+    target_row& target = ws.target(in, judge_by_child_row && first != -1 ? first : node);
+    if (first == -1) {
+      const token_id bonus = sample_exponential_race(std::span<const float>(target.full()), in.address.at(static_cast<std::uint32_t>(node), purpose::bonus));
+      verify_workspace::finish(in, out, bonus, log_probability(target.p(bonus)));
+      return;
+    }
+    const node_decision decision = decide(target, node);
+    if (decision.accepted_child == -1) {
+      verify_workspace::reject_all(out);
+      verify_workspace::finish(in, out, decision.correction, log_probability(target.p(decision.correction)));
+      return;
+    }
+    const token_id token = in.tree.token(decision.accepted_child);
+    if (!verify_workspace::accept(in, out, decision.accepted_child, log_probability(target.p(token)))) return;
+    node = decision.accepted_child;
   }
 }
 
@@ -226,11 +267,6 @@ inline token_id sample_residual(std::span<const double> r, std::span<const float
     scratch[static_cast<std::size_t>(tree.token(c))] = 0.0f;
   }
   return sample_weights_or(scratch, p, address);
-}
-
-//! log(p) as the float the result stores.
-[[nodiscard]] inline float log_probability(float p) noexcept {
-  return static_cast<float>(std::log(static_cast<double>(p)));
 }
 
 } // namespace detail
