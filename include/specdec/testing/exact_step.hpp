@@ -8,6 +8,7 @@
 #include <numeric>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "specdec/core/error.hpp"
@@ -173,6 +174,14 @@ void enumerate_drafts(const std::vector<double>& p, multi_draft_state state, std
   }
 }
 
+// Validates a multi-draft enumeration's inputs and returns p and q renormalised in double.
+inline std::pair<std::vector<double>, std::vector<double>> checked_pair(std::span<const double> p, std::span<const double> q,
+                                                                       int k) {
+  expects(p.size() == q.size(), "q.size()", q.size(), "== p.size()");
+  expects(k >= 1 && k <= 6, "k", k, "1 <= k <= 6 (the enumeration is V^k)");
+  return {checked_distribution(p, "p"), checked_distribution(q, "q")};
+}
+
 } // namespace detail
 
 //! Multi-draft speculative sampling with replacement at one node (the rule of `multi_draft_verifier`):
@@ -182,10 +191,9 @@ void enumerate_drafts(const std::vector<double>& p, multi_draft_state state, std
 template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
 [[nodiscard]] exact_step exact_multi_draft_step(std::span<const double> p_in, std::span<const double> q_in, int k) {
   using specdec::detail::injected_fault;
-  expects(p_in.size() == q_in.size(), "q.size()", q_in.size(), "== p.size()");
-  expects(k >= 1 && k <= 6, "k", k, "1 <= k <= 6");
-  const std::vector<double> p = detail::checked_distribution(p_in, "p");
-  const std::vector<double> q = detail::checked_distribution(q_in, "q");
+  const auto checked = detail::checked_pair(p_in, q_in, k);  // no structured binding: clang 14 cannot capture one
+  const std::vector<double>& p = checked.first;
+  const std::vector<double>& q = checked.second;
   exact_step out;
   out.emitted.assign(p.size(), 0.0);
   const auto on_reject = [&q](detail::multi_draft_state& s, std::size_t) {
@@ -206,10 +214,9 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
 template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
 [[nodiscard]] exact_step exact_without_replacement_step(std::span<const double> p_in, std::span<const double> q_in, int k) {
   using specdec::detail::injected_fault;
-  expects(p_in.size() == q_in.size(), "q.size()", q_in.size(), "== p.size()");
-  expects(k >= 1 && k <= 6, "k", k, "1 <= k <= 6");
-  const std::vector<double> p = detail::checked_distribution(p_in, "p");
-  const std::vector<double> q = detail::checked_distribution(q_in, "q");
+  const auto checked = detail::checked_pair(p_in, q_in, k);  // no structured binding: clang 14 cannot capture one
+  const std::vector<double>& p = checked.first;
+  const std::vector<double>& q = checked.second;
   exact_step out;
   out.emitted.assign(p.size(), 0.0);
   const auto on_reject = [](detail::multi_draft_state& s, std::size_t x) {

@@ -40,18 +40,15 @@ template <detail::injected_fault Fault = detail::injected_fault::none>
 class basic_chain_verifier {
 public:
   void verify(const verify_input& in, verify_result& out) {
-    const bool greedy = in.params.greedy();
-    ws_.begin(in, duplicate_siblings::allowed, /*needs_q=*/!greedy, out);
-    for (index_t i = 1; i < in.tree.size(); ++i) {
-      expects_element(in.tree.parent(i) == i - 1, "parent", i, in.tree.parent(i),
-                      "parent[i] == i - 1: speculative sampling verifies a chain (use a tree rule for trees)");
-    }
-    if (greedy) {
-      detail::greedy_walk(in, ws_, out);
-      return;
-    }
-    detail::sampling_walk(
-        in, ws_, out, [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); },
+    const auto is_chain = [&] {
+      for (index_t i = 1; i < in.tree.size(); ++i) {
+        expects_element(in.tree.parent(i) == i - 1, "parent", i, in.tree.parent(i),
+                        "parent[i] == i - 1: speculative sampling verifies a chain (use a tree rule for trees)");
+      }
+    };
+    detail::verify_with_rule(
+        in, ws_, out, duplicate_siblings::allowed, /*needs_q=*/true,
+        [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); }, is_chain,
         Fault == detail::injected_fault::child_row);
   }
 

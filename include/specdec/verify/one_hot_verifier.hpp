@@ -36,13 +36,9 @@ template <detail::injected_fault Fault = detail::injected_fault::none>
 class basic_one_hot_verifier {
 public:
   void verify(const verify_input& in, verify_result& out) {
-    ws_.begin(in, duplicate_siblings::allowed, /*needs_q=*/false, out);
-    if (in.params.greedy()) {
-      detail::greedy_walk(in, ws_, out);
-      return;
-    }
-    detail::sampling_walk(
-        in, ws_, out, [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); },
+    detail::verify_with_rule(
+        in, ws_, out, duplicate_siblings::allowed, /*needs_q=*/false,
+        [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); }, detail::any_shape,
         Fault == detail::injected_fault::child_row);
   }
 

@@ -34,13 +34,9 @@ template <detail::injected_fault Fault = detail::injected_fault::none>
 class basic_rrs_verifier {
 public:
   void verify(const verify_input& in, verify_result& out) {
-    const bool greedy = in.params.greedy();
-    ws_.begin(in, duplicate_siblings::forbidden, /*needs_q=*/!greedy, out);
-    if (greedy) {
-      detail::greedy_walk(in, ws_, out);
-      return;
-    }
-    detail::sampling_walk(in, ws_, out, [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); });
+    detail::verify_with_rule(
+        in, ws_, out, duplicate_siblings::forbidden, /*needs_q=*/true,
+        [&](detail::target_row& p, std::int32_t node) { return decide(in, p, node); }, detail::any_shape);
   }
 
 private:

@@ -233,6 +233,25 @@ void sampling_walk(const verify_input& in, verify_workspace& ws, verify_result& 
   }
 }
 
+//! The entry every sampling rule shares: validates `in` (q too when sampling and `needs_q`), runs
+//! `check_shape()` for a rule's own constraints on the tree, then applies the greedy rule at
+//! temperature 0 and `sampling_walk` with `decide` otherwise.
+template <class Decide, class CheckShape>
+void verify_with_rule(const verify_input& in, verify_workspace& ws, verify_result& out, duplicate_siblings siblings,
+                      bool needs_q, Decide&& decide, CheckShape&& check_shape, bool judge_by_child_row = false) {
+  const bool greedy = in.params.greedy();
+  ws.begin(in, siblings, needs_q && !greedy, out);
+  check_shape();
+  if (greedy) {
+    greedy_walk(in, ws, out);
+    return;
+  }
+  sampling_walk(in, ws, out, decide, judge_by_child_row);
+}
+
+//! For rules that accept any tree shape.
+inline constexpr auto any_shape = [] {};
+
 //! Samples token i with probability w_i / sum(w) at `address` (the exponential race), falling back to
 //! `fallback` when no weight is positive -- a residual whose mass rounded to zero.
 inline token_id sample_weights_or(std::span<const float> weights, std::span<const float> fallback,
