@@ -61,8 +61,8 @@ std::vector<std::int32_t> random_path(const token_tree& tree, std::mt19937& rng)
 }
 
 // The value every element of logical position p holds before the moves: distinct across positions
-// and across the elements of one entry.
-float value_of(index_t position, index_t element) { return static_cast<float>(position * 1000 + element); }
+// and across the elements of one entry (fewer than 100), exact in float for positions below 160000.
+float value_of(index_t position, index_t element) { return static_cast<float>(position * 100 + element); }
 
 }  // namespace
 
@@ -177,8 +177,8 @@ TEST_CASE("keep-lists applied to paged caches through block tables, batched equa
       for (index_t p = 0; p < blocks_per_request * block_size; ++p)
         for (index_t h = 0; h < heads; ++h)
           for (index_t d = 0; d < dim; ++d) {
-            element(one_view, b, p, h, d) = value_of(b * 10000 + p, h * dim + d);
-            element(batched_view, b, p, h, d) = value_of(b * 10000 + p, h * dim + d);
+            element(one_view, b, p, h, d) = value_of(b * 1000 + p, h * dim + d);
+            element(batched_view, b, p, h, d) = value_of(b * 1000 + p, h * dim + d);
           }
 
     specdec::apply_keep_list(std::span<const kv_move>(moves), move_offsets, tables, batched_view);
@@ -196,7 +196,7 @@ TEST_CASE("keep-lists applied to paged caches through block tables, batched equa
         const index_t source = p <= context ? p : context + path[static_cast<std::size_t>(p - context - 1)];
         for (index_t h = 0; h < heads; ++h)
           for (index_t d = 0; d < dim; ++d) {
-            if (element(one_view, b, p, h, d) != value_of(b * 10000 + source, h * dim + d)) FAIL("paged entry wrong");
+            if (element(one_view, b, p, h, d) != value_of(b * 1000 + source, h * dim + d)) FAIL("paged entry wrong");
           }
       }
     }
@@ -218,6 +218,14 @@ TEST_CASE("batched contiguous application equals one by one; bad moves and table
   specdec::apply_keep_list(std::span<const kv_move>(moves).subspan(2), reference.shifted(2 * capacity * 2));
   REQUIRE(cache == expected);
   REQUIRE(cache[3 * 2] == 10.0f);  // request 0's position 3 holds its old position 5
+
+  // A bad request anywhere in a batch leaves every request's cache untouched.
+  const std::vector<float> before = cache;
+  const std::vector<kv_move> bad_second{{5, 3}, {17, 2}};
+  const std::vector<std::int32_t> bad_offsets{0, 1, 2};
+  REQUIRE_INVALID_ARGUMENT("moves src[0] = 17 violates < cache capacity",
+                           specdec::apply_keep_list(std::span<const kv_move>(bad_second), bad_offsets, view, capacity * 2));
+  REQUIRE(cache == before);
 
   REQUIRE_INVALID_ARGUMENT("moves src[0] = 16 violates < cache capacity",
                            specdec::apply_keep_list(std::vector<kv_move>{{16, 3}}, view));

@@ -42,6 +42,9 @@ static_assert(specdec::tree_expander<recording_expander>);
 struct random_draft {
   std::mt19937 rng;
   std::vector<std::vector<std::int32_t>> expanded;  // candidate ids expanded at each depth
+  // What the draft proposed, recorded independently of the builder: (expanded candidate id, rank) ->
+  // log-probability; the token at rank c below a token t is t * 7 + c + 1.
+  std::map<std::pair<std::int32_t, index_t>, float> proposed;
   void expand(std::span<const std::int32_t> nodes, std::span<const token_id> tokens, std::int32_t,
               specdec::matrix_view<token_id> ranked, specdec::matrix_view<float> log_probs) {
     expanded.emplace_back(nodes.begin(), nodes.end());
@@ -52,6 +55,7 @@ struct random_draft {
       for (index_t c = 0; c < ranked.cols(); ++c) {
         ranked(r, c) = tokens[static_cast<std::size_t>(r)] * 7 + static_cast<token_id>(c) + 1;
         log_probs(r, c) = row[static_cast<std::size_t>(c)];
+        proposed[{nodes[static_cast<std::size_t>(r)], c}] = row[static_cast<std::size_t>(c)];
       }
     }
   }
@@ -98,7 +102,9 @@ TEST_CASE("choices reject malformed paths") {
   REQUIRE_INVALID_ARGUMENT("choices path = [1, 1, 0] violates its prefix", tree_choices{{0}, {1}, {0, 1}, {1, 1, 0}});
   REQUIRE_INVALID_ARGUMENT("choices path = [0] violates listed once", tree_choices{{0}, {0}});
   REQUIRE_INVALID_ARGUMENT("choices[1] = [] violates a non-empty path", tree_choices{{0}, {}});
-  REQUIRE_INVALID_ARGUMENT("choices[0] = [0, -1] violates ranks >= 0", tree_choices{{0, -1}});
+  REQUIRE_INVALID_ARGUMENT("choices[0] = [0, -1] violates ranks in [0, max_tree_nodes)", tree_choices{{0, -1}});
+  REQUIRE_INVALID_ARGUMENT("choices[1] = [2147483647] violates ranks in [0, max_tree_nodes)",
+                           tree_choices{{0}, {2147483647}});
   std::vector<std::vector<std::int32_t>> too_many;
   for (std::int32_t r = 0; r < specdec::max_tree_nodes; ++r) too_many.push_back({r});
   REQUIRE_INVALID_ARGUMENT("choices.size() = 4096", tree_choices(too_many));
@@ -166,7 +172,7 @@ TEST_CASE("EAGLE-2: expands the top-k frontier and keeps the top-N candidates, a
     for (int trial = 0; trial < 12; ++trial) {
       const int candidates = k + (depth - 1) * k * k;
       for (int total = 1; total <= candidates + 2; ++total) {
-        random_draft draft{std::mt19937(static_cast<unsigned>(trial * 131 + k * 7 + depth)), {}};
+        random_draft draft{std::mt19937(static_cast<unsigned>(trial * 131 + k * 7 + depth)), {}, {}};
         builder.build(5, {k, depth, total}, draft, tree);
         REQUIRE_NOTHROW(specdec::validate(tree, 1 << 20));
         REQUIRE(builder.candidate_count() == candidates + 1);
@@ -209,8 +215,15 @@ TEST_CASE("EAGLE-2: expands the top-k frontier and keeps the top-N candidates, a
         std::uint32_t kept = 0;
         for (index_t n = 1; n < tree.size(); ++n) {
           kept |= 1u << (builder.candidate(n) - 1);
-          REQUIRE(builder.score(n) == builder.candidate_score(builder.candidate(n)));
           REQUIRE(builder.candidate(tree.parent(n)) == builder.candidate_parent(builder.candidate(n)));
+          // Token and score against what the draft proposed: the node is the rank-c proposal below its
+          // parent, and its score is the parent's plus that proposal's log-probability.
+          const index_t rank = tree.token(n) - tree.token(tree.parent(n)) * 7 - 1;
+          REQUIRE(rank >= 0);
+          REQUIRE(rank < k);
+          const auto proposal = draft.proposed.find({builder.candidate(tree.parent(n)), rank});
+          REQUIRE(proposal != draft.proposed.end());
+          REQUIRE_THAT(builder.score(n), WithinAbs(builder.score(tree.parent(n)) + static_cast<double>(proposal->second), 1e-9));
         }
         REQUIRE(kept == best_set);
       }
@@ -232,6 +245,7 @@ TEST_CASE("EAGLE-2: ties go to the earlier candidate, and bad budgets or log-pro
   REQUIRE(tree.view().tokens().data() == storage);
 
   REQUIRE_INVALID_ARGUMENT("params.top_k = 0", builder.build(1, {0, 2, 6}, uniform, tree));
+  REQUIRE_INVALID_ARGUMENT("params.top_k = 4096", builder.build(1, {4096, 2, 6}, uniform, tree));
   REQUIRE_INVALID_ARGUMENT("params.max_depth = 0", builder.build(1, {3, 0, 6}, uniform, tree));
   REQUIRE_INVALID_ARGUMENT("params.total_nodes = 0", builder.build(1, {3, 2, 0}, uniform, tree));
   REQUIRE_INVALID_ARGUMENT("params.total_nodes = 4097", builder.build(1, {3, 2, 4097}, uniform, tree));

@@ -349,4 +349,23 @@ TEST_CASE("flatteners reject undersized outputs and malformed trees") {
                            specdec::ancestor_mask_flashinfer(batch.view(), std::vector<std::int32_t>{0}, bytes, offsets));
   REQUIRE_INVALID_ARGUMENT("context_lengths.size() = 0",
                            specdec::layout_sizes(batch.view(), std::span<const std::int32_t>{}));
+
+  // Sizes that would overflow: a context beyond int32 (mask bytes), positions beyond the position type.
+  REQUIRE_INVALID_ARGUMENT("context_length = 4611686018427387904 violates in [0, 2^31)",
+                           specdec::ancestor_mask_flashinfer(tree, std::int64_t{1} << 62, bytes));
+  REQUIRE_INVALID_ARGUMENT("context_length = 4611686018427387904", specdec::layout_sizes(tree, std::int64_t{1} << 62));
+  std::vector<std::int32_t> positions(7);
+  REQUIRE_INVALID_ARGUMENT("context_length = 2147483645 violates context_length + max depth representable",
+                           specdec::position_ids(tree, 2147483645, std::span<std::int32_t>(positions)));
+  std::vector<std::int64_t> wide(7);
+  REQUIRE_NOTHROW(specdec::position_ids(tree, 2147483645, std::span<std::int64_t>(wide)));
+  REQUIRE(wide[4] == std::int64_t{2147483645} + 3);
+  // A malformed tree in a batch is named.
+  const std::vector<specdec::token_id> two_tokens{1, 2};
+  const std::vector<std::int32_t> two_parents{-1, 5}, two_depths{0, 1};
+  specdec::token_tree_batch with_bad;
+  with_bad.push_back(tree);
+  with_bad.push_back(specdec::token_tree_view(two_tokens.data(), two_parents.data(), two_depths.data(), 2));
+  REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: parent[1] = 5",
+                           specdec::layout_sizes(with_bad.view(), std::vector<std::int32_t>{0, 0}));
 }

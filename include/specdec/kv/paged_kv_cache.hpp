@@ -68,11 +68,11 @@ private:
   detail::token_slice_axes axes_;
 };
 
-//! Applies a keep-list (logical positions of one request) to a paged cache through the request's block
-//! table. Checks every move first: keep-list order, positions covered by the table, blocks in
-//! `[0, num_blocks)`. O(moves * entry size).
+//! Throws unless a keep-list (logical positions of one request) can be applied to a paged cache through
+//! the request's block table: keep-list order, positions covered by the table, blocks in
+//! `[0, num_blocks)`. O(moves).
 template <class T>
-void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> block_table, const paged_kv_cache<T>& cache) {
+void check_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> block_table, const paged_kv_cache<T>& cache) {
   detail::check_moves(moves);
   for (const kv_move& move : moves) {
     for (const index_t position : {move.src, move.dst}) {
@@ -80,6 +80,13 @@ void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_
       expects(slot / cache.block_size() < cache.num_blocks(), "block of position", position, "a block id < num_blocks");
     }
   }
+}
+
+//! Applies a keep-list through the request's block table (after `check_keep_list`). The block table must
+//! not map two logical blocks to one physical block (engines never do); that is not checked.
+template <class T>
+void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> block_table, const paged_kv_cache<T>& cache) {
+  check_keep_list(moves, block_table, cache);
   for (const kv_move& move : moves) {
     cache.axes().copy(cache.slot(physical_slot(block_table, cache.block_size(), move.dst)),
                       cache.slot(physical_slot(block_table, cache.block_size(), move.src)));
@@ -88,7 +95,7 @@ void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_
 
 //! The batched form: request `b`'s moves are `moves[move_offsets[b], move_offsets[b + 1])` and its block
 //! table is row `b` of `block_tables` (`[batch, max_blocks]`, vLLM's layout). Equal to
-//! `apply_keep_list` request by request.
+//! `apply_keep_list` request by request, except that every request is checked before any is applied.
 template <class T>
 void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> move_offsets,
                      const_matrix_view<std::int32_t> block_tables, const paged_kv_cache<T>& cache) {
@@ -98,10 +105,12 @@ void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_
   expects(offsets.total_size() <= static_cast<index_t>(moves.size()), "moves.size()", moves.size(),
           ">= move_offsets[batch_size]");
   expects(block_tables.rows() >= offsets.batch_size(), "block_tables.rows()", block_tables.rows(), ">= batch_size");
-  for (index_t b = 0; b < offsets.batch_size(); ++b) {
-    apply_keep_list(moves.subspan(static_cast<std::size_t>(offsets.begin(b)), static_cast<std::size_t>(offsets.size(b))),
-                    block_tables.row(b), cache);
-  }
+  const auto request_moves = [&](index_t b) {
+    return moves.subspan(static_cast<std::size_t>(offsets.begin(b)), static_cast<std::size_t>(offsets.size(b)));
+  };
+  // Every request is checked before any is applied: a bad request leaves the whole cache untouched.
+  for (index_t b = 0; b < offsets.batch_size(); ++b) check_keep_list(request_moves(b), block_tables.row(b), cache);
+  for (index_t b = 0; b < offsets.batch_size(); ++b) apply_keep_list(request_moves(b), block_tables.row(b), cache);
 }
 
 } // namespace v0

@@ -49,21 +49,28 @@ private:
   detail::token_slice_axes axes_;
 };
 
+//! Throws unless `moves` can be applied to `cache`: keep-list order and sources below the capacity.
+template <class T>
+void check_keep_list(std::span<const kv_move> moves, const strided_kv_cache<T>& cache) {
+  detail::check_moves(moves);
+  for (std::size_t k = 0; k < moves.size(); ++k) {
+    expects_element(moves[k].src < cache.capacity(), "moves src", k, moves[k].src, "< cache capacity");
+  }
+}
+
 //! Applies a keep-list (in its order) to a contiguous cache: each move copies the whole entry (every
 //! layer, head and dimension) at `src` to `dst`. Checks every move before touching the cache: positions
 //! in `[0, capacity)`, keep-list order (`dst < src`, sources increasing). O(moves * entry size).
 template <class T>
 void apply_keep_list(std::span<const kv_move> moves, const strided_kv_cache<T>& cache) {
-  detail::check_moves(moves);
-  for (std::size_t k = 0; k < moves.size(); ++k) {
-    expects_element(moves[k].src < cache.capacity(), "moves src", k, moves[k].src, "< cache capacity");
-  }
+  check_keep_list(moves, cache);
   for (const kv_move& move : moves) cache.axes().copy(cache.entry(move.dst), cache.entry(move.src));
 }
 
 //! The batched form: request `b`'s cache is `cache` shifted by `b * batch_stride` elements and its
 //! moves are `moves[move_offsets[b], move_offsets[b + 1])` (as the batched `keep_list` writes them).
-//! Equal to `apply_keep_list` request by request.
+//! Equal to `apply_keep_list` request by request, except that every request is checked before any is
+//! applied.
 template <class T>
 void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> move_offsets,
                      const strided_kv_cache<T>& cache, index_t batch_stride) {
@@ -72,10 +79,12 @@ void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_
   expects(offsets.total_size() <= static_cast<index_t>(moves.size()), "moves.size()", moves.size(),
           ">= move_offsets[batch_size]");
   expects(batch_stride >= 0, "batch_stride", batch_stride, ">= 0");
-  for (index_t b = 0; b < offsets.batch_size(); ++b) {
-    apply_keep_list(moves.subspan(static_cast<std::size_t>(offsets.begin(b)), static_cast<std::size_t>(offsets.size(b))),
-                    cache.shifted(b * batch_stride));
-  }
+  const auto request_moves = [&](index_t b) {
+    return moves.subspan(static_cast<std::size_t>(offsets.begin(b)), static_cast<std::size_t>(offsets.size(b)));
+  };
+  // Every request is checked before any is applied: a bad request leaves the whole cache untouched.
+  for (index_t b = 0; b < offsets.batch_size(); ++b) check_keep_list(request_moves(b), cache.shifted(b * batch_stride));
+  for (index_t b = 0; b < offsets.batch_size(); ++b) apply_keep_list(request_moves(b), cache.shifted(b * batch_stride));
 }
 
 } // namespace v0

@@ -78,7 +78,7 @@ inline void ancestor_mask_packed(const token_tree_view& tree, matrix_view<std::u
 //! O(N * (context + N) / 8 + sum of depths).
 inline void ancestor_mask_flashinfer(const token_tree_view& tree, index_t context_length, std::span<std::uint8_t> bits) {
   detail::check_tree_shape(tree);
-  expects(context_length >= 0, "context_length", context_length, ">= 0");
+  detail::check_context_length(context_length);
   const index_t bytes = flashinfer_mask_bytes(tree.size(), context_length);
   expects(static_cast<index_t>(bits.size()) >= bytes, "mask_bytes.size()", bits.size(),
           ">= ceil(N * (context_length + N) / 8) (see flashinfer_mask_bytes)");

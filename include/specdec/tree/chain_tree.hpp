@@ -29,6 +29,9 @@ inline void build_chain_tree(token_id root_token, ragged_offsets offsets, std::s
           "== chain_offsets[chains] (the total length of the chains)");
   expects(offsets.total_size() + 1 <= max_tree_nodes, "chain tokens + root", offsets.total_size() + 1,
           "at most max_tree_nodes (4096) nodes");
+  for (index_t c = 0; c < offsets.batch_size(); ++c) {  // checked up front: `out` is never left half built
+    expects_element(offsets.size(c) <= max_tree_depth, "chain length", c, offsets.size(c), "at most max_tree_depth (255)");
+  }
   out.clear(root_token);
   out.reserve(offsets.total_size() + 1);
   for (index_t c = 0; c < offsets.batch_size(); ++c) {
@@ -41,6 +44,7 @@ inline void build_chain_tree(token_id root_token, const_matrix_view<token_id> ch
   chains.validate("chains");
   expects(chains.rows() * chains.cols() + 1 <= max_tree_nodes, "chains.rows() * chains.cols() + 1",
           chains.rows() * chains.cols() + 1, "at most max_tree_nodes (4096) nodes");
+  expects(chains.rows() == 0 || chains.cols() <= max_tree_depth, "chains.cols()", chains.cols(), "at most max_tree_depth (255)");
   out.clear(root_token);
   out.reserve(chains.rows() * chains.cols() + 1);
   for (index_t c = 0; c < chains.rows(); ++c) out.add_chain(0, chains.row(c));

@@ -92,7 +92,8 @@ public:
   //! is NaN, positive, or larger than the one left of it in its row.
   template <dynamic_tree_expander Expander>
   void build(token_id root_token, const dynamic_tree_params& params, Expander& expander, token_tree& out) {
-    expects(params.top_k >= 1, "params.top_k", params.top_k, "top_k >= 1");
+    expects(params.top_k >= 1 && params.top_k < max_tree_nodes, "params.top_k", params.top_k,
+            "1 <= top_k < max_tree_nodes (more children than the node budget can never be kept)");
     expects(params.max_depth >= 1 && params.max_depth <= max_tree_depth, "params.max_depth", params.max_depth,
             "1 <= max_depth <= max_tree_depth (255)");
     expects(params.total_nodes >= 1 && params.total_nodes <= max_tree_nodes, "params.total_nodes", params.total_nodes,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <concepts>
+#include <limits>
 #include <cstdint>
 #include <span>
 
@@ -23,6 +24,8 @@ void position_ids(const token_tree_view& tree, index_t context_length, std::span
   detail::check_tree_shape(tree);
   expects(context_length >= 0, "context_length", context_length, ">= 0");
   expects(static_cast<index_t>(out.size()) >= tree.size(), "position_ids.size()", out.size(), ">= tree.size()");
+  expects(context_length + tree.max_depth() <= static_cast<index_t>(std::numeric_limits<Position>::max()), "context_length",
+          context_length, "context_length + max depth representable in the position type");
   for (index_t i = 0; i < tree.size(); ++i) {
     out[static_cast<std::size_t>(i)] = static_cast<Position>(context_length + tree.depth(i));
   }

@@ -100,7 +100,8 @@ private:
       expects_element(static_cast<index_t>(path.size()) <= max_tree_depth, "choices", i, format_path(path),
                       "a path of at most max_tree_depth (255) ranks");
       for (const std::int32_t r : path) {
-        expects_element(r >= 0, "choices", i, format_path(path), "ranks >= 0");
+        expects_element(r >= 0 && r < max_tree_nodes, "choices", i, format_path(path),
+                        "ranks in [0, max_tree_nodes) (a node cannot have more children)");
       }
     }
     // Canonical order: by length, then lexicographically (Medusa's sort key).

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
+#include <string>
 #include <span>
 
 #include "specdec/core/error.hpp"
@@ -36,6 +38,13 @@ struct tree_layout_sizes {
   index_t flashinfer_mask_bytes = 0;
 };
 
+namespace detail {
+//! Context lengths are positions: engines keep them in int32, and the mask sizes below stay in range.
+inline void check_context_length(index_t context_length) {
+  expects(context_length >= 0 && context_length <= INT32_MAX, "context_length", context_length, "in [0, 2^31)");
+}
+} // namespace detail
+
 //! The bytes of one request's FlashInfer mask segment: `nodes` rows of `context + nodes` bits, one
 //! continuous bit stream rounded up to a whole byte.
 [[nodiscard]] constexpr index_t flashinfer_mask_bytes(index_t nodes, index_t context_length) noexcept {
@@ -43,10 +52,10 @@ struct tree_layout_sizes {
 }
 
 //! The layout sizes of `tree` after a context of `context_length` cached tokens. Throws on a malformed
-//! tree or a negative context. O(N).
+//! tree or a context outside [0, 2^31). O(N).
 inline tree_layout_sizes layout_sizes(const token_tree_view& tree, index_t context_length) {
   detail::check_tree_shape(tree);
-  expects(context_length >= 0, "context_length", context_length, ">= 0");
+  detail::check_context_length(context_length);
   const detail::node_bitset has_child = detail::nodes_with_children(tree);
   tree_layout_sizes sizes;
   sizes.nodes = tree.size();
@@ -72,7 +81,12 @@ inline tree_layout_sizes layout_sizes(const token_tree_batch_view& batch, std::s
   sizes.mask_words = 0;
   sizes.path_width = 0;
   for (index_t b = 0; b < batch.batch_size(); ++b) {
-    const tree_layout_sizes one = layout_sizes(batch.tree(b), context_lengths[static_cast<std::size_t>(b)]);
+    tree_layout_sizes one;
+    try {
+      one = layout_sizes(batch.tree(b), context_lengths[static_cast<std::size_t>(b)]);
+    } catch (const specdec::invalid_argument& e) {
+      throw specdec::invalid_argument("in trees[" + std::to_string(b) + "]: " + e.what());
+    }
     sizes.nodes += one.nodes;
     sizes.max_nodes = std::max(sizes.max_nodes, one.max_nodes);
     sizes.leaves += one.leaves;
