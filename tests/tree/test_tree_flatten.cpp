@@ -368,4 +368,8 @@ TEST_CASE("flatteners reject undersized outputs and malformed trees") {
   with_bad.push_back(specdec::token_tree_view(two_tokens.data(), two_parents.data(), two_depths.data(), 2));
   REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: parent[1] = 5",
                            specdec::layout_sizes(with_bad.view(), std::vector<std::int32_t>{0, 0}));
+  std::vector<std::int32_t> batch_positions(9);
+  REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: parent[1] = 5",
+                           specdec::position_ids(with_bad.view(), std::vector<std::int32_t>{0, 0}, std::span<std::int32_t>(batch_positions)));
+  REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: parent[1] = 5", specdec::parent_rows(with_bad.view(), batch_positions));
 }

@@ -116,5 +116,5 @@ TEST_CASE("a malformed batch is rejected with the request named") {
   REQUIRE_INVALID_ARGUMENT("target_logits.rows() = 4", specdec::verify_batch(rule, in, results));
   f.params[5].top_p = 2.0f;
   in = f.input();
-  REQUIRE_INVALID_ARGUMENT("in request 5: specdec: top_p = 2", specdec::verify_batch(rule, in, results));
+  REQUIRE_INVALID_ARGUMENT("in requests[5]: specdec: top_p = 2", specdec::verify_batch(rule, in, results));
 }

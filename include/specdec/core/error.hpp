@@ -60,6 +60,19 @@ template <class Index, class T>
   throw_invalid_argument(name.str(), value, requirement);
 }
 
+//! Runs `f()`; a `specdec::invalid_argument` it throws is rethrown with "in <what>[<index>]: " in
+//! front, so that an error inside a batch names the request or tree it came from.
+template <class Index, class F>
+decltype(auto) in_element(std::string_view what, Index index, F&& f) {
+  try {
+    return f();
+  } catch (const specdec::invalid_argument& e) {
+    std::ostringstream message;
+    message << "in " << what << '[' << index << "]: " << e.what();
+    throw specdec::invalid_argument(message.str());
+  }
+}
+
 } // namespace detail
 
 //! Checks a precondition of a host API. When `condition` is false, throws `specdec::invalid_argument`

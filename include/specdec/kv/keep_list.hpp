@@ -95,8 +95,9 @@ inline index_t keep_list(const token_tree_batch_view& batch, ragged_offsets acce
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     const auto path = accepted_nodes.subspan(static_cast<std::size_t>(accepted_offsets.begin(b)),
                                              static_cast<std::size_t>(accepted_offsets.size(b)));
-    total += keep_list(batch.tree(b), path, context_lengths[static_cast<std::size_t>(b)],
-                       moves.subspan(static_cast<std::size_t>(total)));
+    total += detail::in_element("trees", b, [&] {
+      return keep_list(batch.tree(b), path, context_lengths[static_cast<std::size_t>(b)], moves.subspan(static_cast<std::size_t>(total)));
+    });
     move_offsets[static_cast<std::size_t>(b + 1)] = static_cast<std::int32_t>(total);
   }
   return total;

@@ -101,7 +101,9 @@ inline void ancestor_mask_dense(const token_tree_batch_view& batch, matrix_view<
   detail::check_batch_inputs(batch);
   expects(mask.rows() >= batch.total_nodes(), "mask.rows()", mask.rows(), ">= total nodes of the batch");
   for (index_t b = 0; b < batch.batch_size(); ++b) {
-    ancestor_mask_dense(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
+    detail::in_element("trees", b, [&] {
+      ancestor_mask_dense(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
+    });
   }
 }
 
@@ -111,7 +113,9 @@ inline void ancestor_mask_packed(const token_tree_batch_view& batch, matrix_view
   detail::check_batch_inputs(batch);
   expects(mask.rows() >= batch.total_nodes(), "mask.rows()", mask.rows(), ">= total nodes of the batch");
   for (index_t b = 0; b < batch.batch_size(); ++b) {
-    ancestor_mask_packed(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
+    detail::in_element("trees", b, [&] {
+      ancestor_mask_packed(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
+    });
   }
 }
 
@@ -140,7 +144,9 @@ inline void ancestor_mask_flashinfer(const token_tree_batch_view& batch, std::sp
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     const std::int32_t context = context_lengths[static_cast<std::size_t>(b)];
     const index_t bytes = flashinfer_mask_bytes(batch.offsets().size(b), context);
-    ancestor_mask_flashinfer(batch.tree(b), context, bits.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(bytes)));
+    detail::in_element("trees", b, [&] {
+      ancestor_mask_flashinfer(batch.tree(b), context, bits.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(bytes)));
+    });
     offset += bytes;
     mask_offsets[static_cast<std::size_t>(b + 1)] = static_cast<std::int32_t>(offset);
   }

@@ -35,7 +35,9 @@ inline void parent_rows(const token_tree_batch_view& batch, std::span<std::int32
           ">= total nodes of the batch");
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     const index_t first = batch.offsets().begin(b);
-    parent_rows(batch.tree(b), out.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(batch.offsets().size(b))), first);
+    detail::in_element("trees", b, [&] {
+      parent_rows(batch.tree(b), out.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(batch.offsets().size(b))), first);
+    });
   }
 }
 

@@ -42,8 +42,10 @@ void position_ids(const token_tree_batch_view& batch, std::span<const std::int32
   expects(static_cast<index_t>(out.size()) >= batch.total_nodes(), "position_ids.size()", out.size(),
           ">= total nodes of the batch");
   for (index_t b = 0; b < batch.batch_size(); ++b) {
-    position_ids(batch.tree(b), context_lengths[static_cast<std::size_t>(b)],
-                 out.subspan(static_cast<std::size_t>(batch.offsets().begin(b)), static_cast<std::size_t>(batch.offsets().size(b))));
+    detail::in_element("trees", b, [&] {
+      position_ids(batch.tree(b), context_lengths[static_cast<std::size_t>(b)],
+                   out.subspan(static_cast<std::size_t>(batch.offsets().begin(b)), static_cast<std::size_t>(batch.offsets().size(b))));
+    });
   }
 }
 

@@ -57,7 +57,7 @@ inline index_t root_to_leaf_paths(const token_tree_batch_view& batch, matrix_vie
   leaf_offsets[0] = 0;
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     expects(paths.rows() >= row, "paths.rows()", paths.rows(), ">= the total number of leaves");
-    row += root_to_leaf_paths(batch.tree(b), paths.middle_rows(row, paths.rows() - row));
+    row += detail::in_element("trees", b, [&] { return root_to_leaf_paths(batch.tree(b), paths.middle_rows(row, paths.rows() - row)); });
     leaf_offsets[static_cast<std::size_t>(b + 1)] = static_cast<std::int32_t>(row);
   }
   return row;

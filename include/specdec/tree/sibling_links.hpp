@@ -48,7 +48,7 @@ inline void sibling_links(const token_tree_batch_view& batch, std::span<std::int
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     const auto first = static_cast<std::size_t>(batch.offsets().begin(b));
     const auto count = static_cast<std::size_t>(batch.offsets().size(b));
-    sibling_links(batch.tree(b), first_child.subspan(first, count), next_sibling.subspan(first, count));
+    detail::in_element("trees", b, [&] { sibling_links(batch.tree(b), first_child.subspan(first, count), next_sibling.subspan(first, count)); });
   }
 }
 

@@ -44,11 +44,7 @@ public:
     for (index_t b = 0; b < batch_size(); ++b) {
       const token_tree_view t = tree(b);
       if (siblings == duplicate_siblings::forbidden) scratch.resize(static_cast<std::size_t>(t.size()));
-      try {
-        specdec::validate(t, vocab_size, siblings, scratch);
-      } catch (const specdec::invalid_argument& e) {
-        throw specdec::invalid_argument("in trees[" + std::to_string(b) + "]: " + e.what());
-      }
+      detail::in_element("trees", b, [&] { specdec::validate(t, vocab_size, siblings, scratch); });
     }
   }
 

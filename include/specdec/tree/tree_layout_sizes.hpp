@@ -81,12 +81,8 @@ inline tree_layout_sizes layout_sizes(const token_tree_batch_view& batch, std::s
   sizes.mask_words = 0;
   sizes.path_width = 0;
   for (index_t b = 0; b < batch.batch_size(); ++b) {
-    tree_layout_sizes one;
-    try {
-      one = layout_sizes(batch.tree(b), context_lengths[static_cast<std::size_t>(b)]);
-    } catch (const specdec::invalid_argument& e) {
-      throw specdec::invalid_argument("in trees[" + std::to_string(b) + "]: " + e.what());
-    }
+    const tree_layout_sizes one =
+        detail::in_element("trees", b, [&] { return layout_sizes(batch.tree(b), context_lengths[static_cast<std::size_t>(b)]); });
     sizes.nodes += one.nodes;
     sizes.max_nodes = std::max(sizes.max_nodes, one.max_nodes);
     sizes.leaves += one.leaves;

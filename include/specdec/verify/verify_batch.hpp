@@ -53,7 +53,7 @@ struct verify_batch_input {
 
 //! Verifies every request of `batch` with `rule`, writing `results[b]`; the results equal those of
 //! calling `rule.verify(batch.request(b), results[b])` one by one (that is how the CPU reference runs).
-//! Validates the batch's shape first; a request's own error is rethrown with "in request b: " in front,
+//! Validates the batch's shape first; a request's own error is rethrown with "in requests[b]: " in front,
 //! and leaves the results of earlier requests written.
 template <verifier Rule>
 void verify_batch(Rule& rule, const verify_batch_input& batch, std::span<verify_result> results) {
@@ -75,11 +75,7 @@ void verify_batch(Rule& rule, const verify_batch_input& batch, std::span<verify_
             batch.stop_tokens.size(), ">= the last stop offset");
   }
   for (index_t b = 0; b < size; ++b) {
-    try {
-      rule.verify(batch.request(b), results[static_cast<std::size_t>(b)]);
-    } catch (const specdec::invalid_argument& e) {
-      throw specdec::invalid_argument("in request " + std::to_string(b) + ": " + e.what());
-    }
+    detail::in_element("requests", b, [&] { rule.verify(batch.request(b), results[static_cast<std::size_t>(b)]); });
   }
 }
 
