@@ -31,4 +31,20 @@ inline constexpr std::uint64_t trials = 200000;
 inline constexpr bool has_power = true;
 #endif
 
+// A meta-test pairs a fault with a configuration where its exact TV distance from the target is at
+// least 0.02: the first model seed from `seed` on (100 tried) whose `exact_tv(seed)` reaches it.
+struct detectable_config {
+  std::uint64_t seed;
+  double tv;
+};
+
+template <class ExactTv>
+detectable_config first_detectable(std::uint64_t seed, ExactTv&& exact_tv) {
+  for (int tries = 0; tries < 100; ++tries, ++seed) {
+    const double tv = exact_tv(seed);
+    if (tv >= 0.02) return {seed, tv};
+  }
+  return {seed, 0.0};
+}
+
 }  // namespace specdec_test

@@ -235,13 +235,10 @@ TEST_CASE("meta: reusing one uniform for two decisions is caught") {
   // Depth 2: the second decision shares the first's uniform, so given acceptance at depth 1 it accepts
   // with probability min(a1, a2) / a1 instead of a2. Exact joint of the first two tokens under the fault.
   const chain_case c{"d2 close", 2, 1, params(1.0f), params(1.0f), distance::close};
-  std::uint64_t seed = 103;
-  double tv = 0.0;
-  for (int tries = 0; tries < 100 && tv < 0.02; ++tries, ++seed) tv = reuse_uniform_tv(c, seed);
-  --seed;
-  INFO("model seed " << seed << ": exact TV of the faulty joint: " << tv);
-  REQUIRE(tv >= 0.02);
-  const auto report = run<injected_fault::reuse_uniform>(c, seed, specdec_test::trials);
+  const auto config = specdec_test::first_detectable(103, [&](std::uint64_t seed) { return reuse_uniform_tv(c, seed); });
+  INFO("model seed " << config.seed << ": exact TV of the faulty joint: " << config.tv);
+  REQUIRE(config.tv >= 0.02);
+  const auto report = run<injected_fault::reuse_uniform>(c, config.seed, specdec_test::trials);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }

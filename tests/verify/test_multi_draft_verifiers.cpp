@@ -113,51 +113,42 @@ TEST_CASE("recursive rejection sampling without replacement is lossless over the
 
 TEST_CASE("meta: subtracting the already-zeroed q is caught") {
   const tree_case c{"{3} T1 far", {3}, 1, params(1.0f), params(1.0f), 1.0f};
-  std::uint64_t seed = 301;
-  double tv = 0.0;
-  for (int tries = 0; tries < 100 && tv < 0.02; ++tries, ++seed) {
+  const auto config = specdec_test::first_detectable(301, [&](std::uint64_t seed) {
     const auto [p, q] = root_p_q(c, seed);
-    tv = specdec::testing::total_variation(
+    return specdec::testing::total_variation(
         specdec::testing::exact_without_replacement_step<injected_fault::subtract_zeroed_q>(p, q, 3).emitted, p);
-  }
-  --seed;
-  INFO("model seed " << seed << ": exact TV of the faulty first token: " << tv);
-  REQUIRE(tv >= 0.02);
-  const auto report = run<specdec::basic_rrs_verifier<injected_fault::subtract_zeroed_q>>(c, seed, false);
+  });
+  INFO("model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
+  REQUIRE(config.tv >= 0.02);
+  const auto report = run<specdec::basic_rrs_verifier<injected_fault::subtract_zeroed_q>>(c, config.seed, false);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }
 
 TEST_CASE("meta: multi-draft without renormalising the residual is caught") {
   const tree_case c{"{3} T1 far", {3}, 1, params(1.0f), params(1.0f), 1.0f};
-  std::uint64_t seed = 401;
-  double tv = 0.0;
-  for (int tries = 0; tries < 100 && tv < 0.02; ++tries, ++seed) {
+  const auto config = specdec_test::first_detectable(401, [&](std::uint64_t seed) {
     const auto [p, q] = root_p_q(c, seed);
-    tv = specdec::testing::total_variation(
+    return specdec::testing::total_variation(
         specdec::testing::exact_multi_draft_step<injected_fault::skip_renormalisation>(p, q, 3).emitted, p);
-  }
-  --seed;
-  INFO("model seed " << seed << ": exact TV of the faulty first token: " << tv);
-  REQUIRE(tv >= 0.02);
-  const auto report = run<specdec::basic_multi_draft_verifier<injected_fault::skip_renormalisation>>(c, seed, true);
+  });
+  INFO("model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
+  REQUIRE(config.tv >= 0.02);
+  const auto report = run<specdec::basic_multi_draft_verifier<injected_fault::skip_renormalisation>>(c, config.seed, true);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }
 
 TEST_CASE("meta: multi-draft resampling from p instead of the residual is caught") {
   const tree_case c{"{2} T1 far", {2}, 1, params(1.0f), params(1.0f), 1.0f};
-  std::uint64_t seed = 501;
-  double tv = 0.0;
-  for (int tries = 0; tries < 100 && tv < 0.02; ++tries, ++seed) {
+  const auto config = specdec_test::first_detectable(501, [&](std::uint64_t seed) {
     const auto [p, q] = root_p_q(c, seed);
-    tv = specdec::testing::total_variation(
+    return specdec::testing::total_variation(
         specdec::testing::exact_multi_draft_step<injected_fault::resample_from_target>(p, q, 2).emitted, p);
-  }
-  --seed;
-  INFO("model seed " << seed << ": exact TV of the faulty first token: " << tv);
-  REQUIRE(tv >= 0.02);
-  const auto report = run<specdec::basic_multi_draft_verifier<injected_fault::resample_from_target>>(c, seed, true);
+  });
+  INFO("model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
+  REQUIRE(config.tv >= 0.02);
+  const auto report = run<specdec::basic_multi_draft_verifier<injected_fault::resample_from_target>>(c, config.seed, true);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }

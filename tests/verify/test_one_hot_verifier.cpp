@@ -82,16 +82,13 @@ single_node root_of(const tree_case& c, std::uint64_t seed) {
 // then requires the Monte Carlo check of the faulty verifier to fail.
 template <injected_fault Fault>
 void require_caught(const tree_case& c, std::uint64_t seed) {
-  double tv = 0.0;
-  for (int tries = 0; tries < 100 && tv < 0.02; ++tries, ++seed) {
-    const auto node = root_of(c, seed);
-    const auto wrong = specdec::testing::exact_one_hot_step<Fault>(node.p, node.children);
-    tv = specdec::testing::total_variation(wrong.emitted, node.p);
-  }
-  --seed;
-  INFO(c.name << ", model seed " << seed << ": exact TV of the faulty first token: " << tv);
-  REQUIRE(tv >= 0.02);
-  const auto report = run<Fault>(c, seed, specdec_test::trials);
+  const auto config = specdec_test::first_detectable(seed, [&](std::uint64_t s) {
+    const auto node = root_of(c, s);
+    return specdec::testing::total_variation(specdec::testing::exact_one_hot_step<Fault>(node.p, node.children).emitted, node.p);
+  });
+  INFO(c.name << ", model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
+  REQUIRE(config.tv >= 0.02);
+  const auto report = run<Fault>(c, config.seed, specdec_test::trials);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }
@@ -138,20 +135,18 @@ TEST_CASE("meta: judging the children against the first child's row is caught") 
   // The rule reproduces whatever distribution it is given, so the faulty first token follows the first
   // child's row p' instead of the root's p: its exact TV is TV(p', p).
   const tree_case c{"{2} T1 close", {2}, 1, params(1.0f), 0.3f};
-  std::uint64_t seed = 204;
-  double tv = 0.0;
-  for (int tries = 0; tries < 100 && tv < 0.02; ++tries, ++seed) {
+  const auto config = specdec_test::first_detectable(204, [&](std::uint64_t seed) {
     const auto node = root_of(c, seed);
     const auto target = markov_model::random(5, c.order, seed);
     std::vector<float> child_row(5);
     specdec::logits_processor processor;
     processor.probabilities(target.logits(std::vector<specdec::token_id>{2, 4, node.children.front()}), c.target, child_row);
-    tv = specdec::testing::total_variation(specdec::testing::exact_one_hot_step(to_double(child_row), node.children).emitted, node.p);
-  }
-  --seed;
-  INFO("model seed " << seed << ": exact TV of the faulty first token: " << tv);
-  REQUIRE(tv >= 0.02);
-  const auto report = run<injected_fault::child_row>(c, seed, specdec_test::trials);
+    return specdec::testing::total_variation(specdec::testing::exact_one_hot_step(to_double(child_row), node.children).emitted,
+                                             node.p);
+  });
+  INFO("model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
+  REQUIRE(config.tv >= 0.02);
+  const auto report = run<injected_fault::child_row>(c, config.seed, specdec_test::trials);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }
