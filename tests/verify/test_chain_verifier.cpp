@@ -5,12 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "faulty_rules.hpp"
 #include "statistics.hpp"
 #include "support/catch.hpp"
 
 using specdec::sampling_params;
 using specdec_test::params;
-using specdec::detail::injected_fault;
+using specdec::testing::injected_fault;
 using specdec::testing::markov_model;
 
 namespace {
@@ -59,7 +60,7 @@ specdec::testing::conformance_report run(const chain_case& c, std::uint64_t seed
   const auto target = markov_model::random(5, c.order, seed);
   const auto draft = draft_for(target, c.dist, seed);
   specdec::testing::chain_sampling_drafter drafter(c.depth, c.draft);
-  specdec::basic_chain_verifier<Fault> verifier;
+  specdec_test::chain_verifier_with<Fault> verifier;
   specdec::testing::monte_carlo_config config;
   config.tokens = c.depth + 1;
   config.trials = trials;
@@ -277,7 +278,22 @@ TEST_CASE("the chain verifier's edge cases and bad input") {
   REQUIRE_INVALID_ARGUMENT("draft_probs", verifier.verify(bad, result));
   std::vector<float> negative{0.0f, -0.5f, 1.5f, 0.3f, 0.3f, 0.4f};
   bad.draft_probs = specdec::const_matrix_view<float>(negative.data(), 2, 3);
-  REQUIRE_INVALID_ARGUMENT("draft_probs row 0 token[1] = -0.5", verifier.verify(bad, result));
+  REQUIRE_INVALID_ARGUMENT("draft_probs row 0 (q of tree node 0's children), token[1] = -0.5", verifier.verify(bad, result));
+  // q rows that a rejection reads in full must be distributions: a row summing to 4 is refused.
+  std::vector<float> heavy{0.0f, 0.0f, 4.0f, 0.3f, 0.3f, 0.4f};
+  bad.draft_probs = specdec::const_matrix_view<float>(heavy.data(), 2, 3);
+  {
+    // The draft (token 2 at node 1) has q = 4 > 1: refused as a probability before anything else.
+    REQUIRE_INVALID_ARGUMENT("token[2] = 4", verifier.verify(bad, result));
+  }
+  std::vector<float> all_zero{0.0f, 0.0f, 0.0f, 0.3f, 0.3f, 0.4f};
+  bad.draft_probs = specdec::const_matrix_view<float>(all_zero.data(), 2, 3);
+  REQUIRE_INVALID_ARGUMENT("sum of draft_probs row 0 (q of tree node 0's children) = 0", verifier.verify(bad, result));
+  std::vector<float> over{0.5f, 0.0f, 0.5f};  // one q row (the chain's leaf needs none), summing to 1
+  bad.draft_probs = specdec::const_matrix_view<float>(over.data(), 1, 3);
+  REQUIRE_NOTHROW(verifier.verify(bad, result));
+  over = {0.5f, 0.0f, 0.75f};
+  REQUIRE_INVALID_ARGUMENT("= 1.25 violates 1 within 1e-3", verifier.verify(bad, result));
 
   specdec::token_tree branching(0);
   branching.add_child(0, 1);

@@ -152,9 +152,9 @@ TEST_CASE("verifiers reject malformed input without touching their state") {
   verify_result result;
   std::vector<float> bad = logits;
   bad[7] = std::numeric_limits<float>::quiet_NaN();  // row 1
-  REQUIRE_INVALID_ARGUMENT("target_logits row[2] = nan", verifier.verify(input_for(tree, bad), result));
+  REQUIRE_INVALID_ARGUMENT("target_logits row 1 (tree node 1), token[2] = nan", verifier.verify(input_for(tree, bad), result));
   bad[7] = std::numeric_limits<float>::infinity();
-  REQUIRE_INVALID_ARGUMENT("target_logits row[2] = inf", verifier.verify(input_for(tree, bad), result));
+  REQUIRE_INVALID_ARGUMENT("target_logits row 1 (tree node 1), token[2] = inf", verifier.verify(input_for(tree, bad), result));
 
   verify_input in = input_for(tree, logits);
   in.target_logits = specdec::const_matrix_view<float>(logits.data(), 5, 5);  // one row short

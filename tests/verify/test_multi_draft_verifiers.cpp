@@ -5,12 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "faulty_rules.hpp"
 #include "statistics.hpp"
 #include "support/catch.hpp"
 
 using specdec::sampling_params;
 using specdec_test::params;
-using specdec::detail::injected_fault;
+using specdec::testing::injected_fault;
 using specdec::testing::markov_model;
 
 namespace {
@@ -120,7 +121,7 @@ TEST_CASE("meta: subtracting the already-zeroed q is caught") {
   });
   INFO("model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
   REQUIRE(config.tv >= 0.02);
-  const auto report = run<specdec::basic_rrs_verifier<injected_fault::subtract_zeroed_q>>(c, config.seed, false);
+  const auto report = run<specdec_test::rrs_verifier_with<injected_fault::subtract_zeroed_q>>(c, config.seed, false);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }
@@ -134,7 +135,7 @@ TEST_CASE("meta: multi-draft without renormalising the residual is caught") {
   });
   INFO("model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
   REQUIRE(config.tv >= 0.02);
-  const auto report = run<specdec::basic_multi_draft_verifier<injected_fault::skip_renormalisation>>(c, config.seed, true);
+  const auto report = run<specdec_test::multi_draft_verifier_with<injected_fault::skip_renormalisation>>(c, config.seed, true);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }
@@ -148,7 +149,7 @@ TEST_CASE("meta: multi-draft resampling from p instead of the residual is caught
   });
   INFO("model seed " << config.seed << ": exact TV of the faulty first token: " << config.tv);
   REQUIRE(config.tv >= 0.02);
-  const auto report = run<specdec::basic_multi_draft_verifier<injected_fault::resample_from_target>>(c, config.seed, true);
+  const auto report = run<specdec_test::multi_draft_verifier_with<injected_fault::resample_from_target>>(c, config.seed, true);
   INFO(report.text());
   if (specdec_test::has_power) REQUIRE_FALSE(report.passes());
 }

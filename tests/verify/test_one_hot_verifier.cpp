@@ -5,12 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "faulty_rules.hpp"
 #include "statistics.hpp"
 #include "support/catch.hpp"
 
 using specdec::sampling_params;
 using specdec_test::params;
-using specdec::detail::injected_fault;
+using specdec::testing::injected_fault;
 using specdec::testing::markov_model;
 
 namespace {
@@ -43,7 +44,7 @@ specdec::testing::conformance_report run(const tree_case& c, std::uint64_t seed,
   const auto target = markov_model::random(5, c.order, seed);
   const auto draft = target.mixed_with(markov_model::random(5, c.order, seed + 1000), c.draft_distance);
   specdec::testing::top_k_tree_drafter drafter(c.branching);
-  specdec::basic_one_hot_verifier<Fault> verifier;
+  specdec_test::one_hot_verifier_with<Fault> verifier;
   specdec::testing::monte_carlo_config config;
   config.tokens = static_cast<specdec::index_t>(c.branching.size()) + 1;
   config.trials = trials;

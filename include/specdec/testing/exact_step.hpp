@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <numeric>
 #include <span>
 #include <string>
@@ -13,7 +14,7 @@
 
 #include "specdec/core/error.hpp"
 #include "specdec/core/types.hpp"
-#include "specdec/verify/detail/verify_workspace.hpp"
+#include "specdec/testing/faults.hpp"
 
 namespace specdec {
 inline namespace v0 {
@@ -59,7 +60,7 @@ inline std::vector<double> normalised(std::vector<double> w) {
 //! probability min(1, p(x) / q(x)); otherwise the emitted token comes from norm(max(0, p - q)). For a
 //! correct rule, `acceptance == sum_x min(p(x), q(x)) == 1 - TV(p, q)` and `emitted == p`.
 //! `Fault` mirrors the verifier's injectable faults that act at one node (resample_from_target).
-template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+template <specdec::testing::injected_fault Fault = specdec::testing::injected_fault::none>
 [[nodiscard]] exact_step exact_speculative_step(std::span<const double> p_in, std::span<const double> q_in) {
   expects(p_in.size() == q_in.size(), "q.size()", q_in.size(), "== p.size()");
   const std::vector<double> p = detail::checked_distribution(p_in, "p");
@@ -69,7 +70,7 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
   out.emitted.assign(vocab, 0.0);
   std::vector<double> residual(vocab);
   for (std::size_t y = 0; y < vocab; ++y) {
-    residual[y] = Fault == specdec::detail::injected_fault::resample_from_target ? p[y] : std::max(0.0, p[y] - q[y]);
+    residual[y] = Fault == specdec::testing::injected_fault::resample_from_target ? p[y] : std::max(0.0, p[y] - q[y]);
   }
   const double residual_mass = std::accumulate(residual.begin(), residual.end(), 0.0);
   for (std::size_t x = 0; x < vocab; ++x) {
@@ -90,9 +91,9 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
 //! `acceptance` is the probability that some child is accepted; for a correct rule it equals
 //! p(set of children), and `emitted == p`. `Fault` mirrors the verifier's single-node faults
 //! (skip_renormalisation, keep_rejected_child, reuse_uniform).
-template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+template <specdec::testing::injected_fault Fault = specdec::testing::injected_fault::none>
 [[nodiscard]] exact_step exact_one_hot_step(std::span<const double> p_in, std::span<const token_id> children) {
-  using specdec::detail::injected_fault;
+  using specdec::testing::injected_fault;
   const std::vector<double> p = detail::checked_distribution(p_in, "p");
   const std::size_t vocab = p.size();
   for (std::size_t j = 0; j < children.size(); ++j) {
@@ -188,9 +189,9 @@ inline std::pair<std::vector<double>, std::vector<double>> checked_pair(std::spa
 //! k drafts drawn i.i.d. from q; with r^(1) = p, accept x^(j) with min(1, r^(j)(x) / q(x)), else
 //! r^(j+1) = norm(max(0, r^(j) - q)); all rejected: a sample of r^(k+1). Enumerates all V^k draft
 //! tuples. For a correct rule `emitted == p`. `Fault`: skip_renormalisation, resample_from_target.
-template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+template <specdec::testing::injected_fault Fault = specdec::testing::injected_fault::none>
 [[nodiscard]] exact_step exact_multi_draft_step(std::span<const double> p_in, std::span<const double> q_in, int k) {
-  using specdec::detail::injected_fault;
+  using specdec::testing::injected_fault;
   const auto checked = detail::checked_pair(p_in, q_in, k);  // no structured binding: clang 14 cannot capture one
   const std::vector<double>& p = checked.first;
   const std::vector<double>& q = checked.second;
@@ -211,9 +212,9 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
 //! before x^(j) is zeroed. Enumerates all ordered draws. For a correct rule `emitted == p`.
 //! `Fault`: subtract_zeroed_q (zero x^(j) first: p = (.5, .3, .2), q = (.1, .2, .7), k = 2 then gives
 //! (.27, .20, .53)), resample_from_target.
-template <specdec::detail::injected_fault Fault = specdec::detail::injected_fault::none>
+template <specdec::testing::injected_fault Fault = specdec::testing::injected_fault::none>
 [[nodiscard]] exact_step exact_without_replacement_step(std::span<const double> p_in, std::span<const double> q_in, int k) {
-  using specdec::detail::injected_fault;
+  using specdec::testing::injected_fault;
   const auto checked = detail::checked_pair(p_in, q_in, k);  // no structured binding: clang 14 cannot capture one
   const std::vector<double>& p = checked.first;
   const std::vector<double>& q = checked.second;
@@ -231,6 +232,150 @@ template <specdec::detail::injected_fault Fault = specdec::detail::injected_faul
   };
   detail::enumerate_drafts(p, {p, q}, static_cast<std::size_t>(k), 1.0, true, Fault == injected_fault::resample_from_target,
                            on_reject, out);
+  return out;
+}
+
+//! Next-token distributions that may depend on the whole prefix (the tokens emitted so far this step),
+//! for exact chain enumerations: `d(prefix)` returns a distribution over the vocabulary.
+using prefix_distribution = std::function<std::vector<double>(std::span<const token_id>)>;
+
+//! The exact outcome of one chain verification step of `gamma` drafts sampled from q, followed by plain
+//! sampling from p until `gamma + 1` tokens are out.
+struct exact_chain {
+  //! The joint distribution of the first `gamma + 1` tokens, index = sum_j token_j * vocab^j. A lossless
+  //! rule gives exactly the target's joint (`exact_target_joint`).
+  std::vector<double> joint;
+  //! The expected number of accepted drafts.
+  double expected_accepted = 0.0;
+};
+
+//! Which chain rule `exact_chain_step` enumerates.
+enum class chain_rule_kind : std::uint8_t {
+  token_wise,  //!< speculative sampling (`chain_rule`)
+  block,       //!< block verification (`block_rule`)
+};
+
+//! The joint distribution of `length` tokens sampled autoregressively from `p`.
+[[nodiscard]] inline std::vector<double> exact_target_joint(const prefix_distribution& p, index_t vocab, index_t length) {
+  std::vector<double> joint;
+  std::vector<token_id> prefix;
+  const auto recurse = [&](const auto& self, double prob, std::size_t index, std::size_t stride) -> void {
+    if (static_cast<index_t>(prefix.size()) == length) {
+      joint[index] += prob;
+      return;
+    }
+    const std::vector<double> next = p(prefix);
+    for (token_id t = 0; t < vocab; ++t) {
+      if (next[static_cast<std::size_t>(t)] == 0.0) continue;
+      prefix.push_back(t);
+      self(self, prob * next[static_cast<std::size_t>(t)], index + static_cast<std::size_t>(t) * stride, stride * static_cast<std::size_t>(vocab));
+      prefix.pop_back();
+    }
+  };
+  std::size_t cells = 1;
+  for (index_t j = 0; j < length; ++j) cells *= static_cast<std::size_t>(vocab);
+  joint.assign(cells, 0.0);
+  recurse(recurse, 1.0, 0, 1);
+  return joint;
+}
+
+//! Enumerates every draft chain x_1..x_gamma (x_i ~ q(x_<i)), the rule's accept decisions and its
+//! correction or bonus, then completes to `gamma + 1` tokens from p. Exact in double; `vocab^gamma`
+//! drafts. `Fault`: token_wise_threshold (block rule with h_i = w_i).
+template <specdec::testing::injected_fault Fault = specdec::testing::injected_fault::none>
+[[nodiscard]] exact_chain exact_chain_step(const prefix_distribution& p, const prefix_distribution& q, index_t vocab,
+                                           int gamma, chain_rule_kind rule) {
+  expects(vocab >= 2 && vocab <= 8, "vocab", vocab, "2 <= vocab <= 8 (an exact enumeration)");
+  expects(gamma >= 1 && gamma <= 4, "gamma", gamma, "1 <= gamma <= 4");
+  const auto v = static_cast<std::size_t>(vocab);
+  const auto g = static_cast<std::size_t>(gamma);
+  std::size_t cells = 1;
+  for (std::size_t j = 0; j <= g; ++j) cells *= v;
+  exact_chain out;
+  out.joint.assign(cells, 0.0);
+  std::vector<token_id> draft(g);
+  std::vector<std::vector<double>> ps(g + 1), qs(g);
+  std::size_t drafts = 1;
+  for (std::size_t j = 0; j < g; ++j) drafts *= v;
+  for (std::size_t code = 0; code < drafts; ++code) {
+    for (std::size_t j = 0, rest = code; j < g; ++j, rest /= v) draft[j] = static_cast<token_id>(rest % v);
+    double q_draft = 1.0;
+    for (std::size_t i = 0; i <= g; ++i) {
+      const std::span<const token_id> prefix(draft.data(), i);
+      ps[i] = detail::checked_distribution(p(prefix), "p");
+      if (i < g) {
+        qs[i] = detail::checked_distribution(q(prefix), "q");
+        q_draft *= qs[i][static_cast<std::size_t>(draft[i])];
+      }
+    }
+    if (q_draft == 0.0) continue;
+    // P(tau = i) and the weight w_tau of the correction at i.
+    std::vector<double> accept_at(g + 1, 0.0), w(g + 1, 0.0), h(g + 1, 0.0);
+    w[0] = 1.0;
+    for (std::size_t i = 1; i <= g; ++i) {
+      const double qx = qs[i - 1][static_cast<std::size_t>(draft[i - 1])];
+      const double px = ps[i - 1][static_cast<std::size_t>(draft[i - 1])];
+      if (rule == chain_rule_kind::token_wise) {
+        h[i] = std::min(1.0, px / qx);  // the acceptance probability of x_i given x_<i accepted
+      } else {
+        w[i] = std::min(w[i - 1] * px / qx, 1.0);
+      }
+    }
+    if (rule == chain_rule_kind::token_wise) {
+      double reach = 1.0;
+      for (std::size_t i = 0; i <= g; ++i) {
+        accept_at[i] = reach * (i < g ? 1.0 - h[i + 1] : 1.0);
+        if (i < g) reach *= h[i + 1];
+      }
+    } else {
+      for (std::size_t i = 1; i <= g; ++i) {
+        if (i == g || Fault == specdec::testing::injected_fault::token_wise_threshold) {
+          h[i] = w[i];
+          continue;
+        }
+        double z = 0.0;
+        for (std::size_t x = 0; x < v; ++x) z += std::max(0.0, w[i] * ps[i][x] - qs[i][x]);
+        const double denominator = z + 1.0 - w[i];
+        h[i] = denominator > 0.0 ? z / denominator : 1.0;
+      }
+      for (std::size_t i = 0; i <= g; ++i) {  // tau = the largest i with u_i <= h_i
+        double none_later = 1.0;
+        for (std::size_t j = i + 1; j <= g; ++j) none_later *= 1.0 - h[j];
+        accept_at[i] = (i == 0 ? 1.0 : h[i]) * none_later;
+      }
+    }
+    for (std::size_t tau = 0; tau <= g; ++tau) {
+      const double prob = q_draft * accept_at[tau];
+      if (prob == 0.0) continue;
+      out.expected_accepted += prob * static_cast<double>(tau);
+      std::vector<double> next;
+      if (tau == g) {
+        next = ps[g];
+      } else {
+        const double weight = rule == chain_rule_kind::block ? w[tau] : 1.0;
+        next.assign(v, 0.0);
+        for (std::size_t x = 0; x < v; ++x) next[x] = std::max(0.0, weight * ps[tau][x] - qs[tau][x]);
+        detail::normalise(next);
+      }
+      // Emit x_1..x_tau, then y ~ next, then complete from p.
+      std::vector<token_id> prefix(draft.begin(), draft.begin() + static_cast<std::ptrdiff_t>(tau));
+      const auto complete = [&](const auto& self, double mass, std::vector<double> dist) -> void {
+        for (std::size_t y = 0; y < v; ++y) {
+          if (dist[y] == 0.0) continue;
+          prefix.push_back(static_cast<token_id>(y));
+          if (prefix.size() == g + 1) {
+            std::size_t index = 0;
+            for (std::size_t j = 0, stride = 1; j <= g; ++j, stride *= v) index += static_cast<std::size_t>(prefix[j]) * stride;
+            out.joint[index] += mass * dist[y];
+          } else {
+            self(self, mass * dist[y], p(prefix));
+          }
+          prefix.pop_back();
+        }
+      };
+      complete(complete, prob, next);
+    }
+  }
   return out;
 }
 

@@ -28,8 +28,8 @@ struct verify_batch_input {
   const_matrix_view<float> draft_probs;      //!< `[>= trees.total_nodes(), vocab]`, or empty for rules without q
   std::span<const sampling_params> params;   //!< one per request
   std::span<const random_address> addresses; //!< one per request (its seed, request id and step)
-  //! Optional: request b's stop tokens are `stop_tokens[stop_offsets.begin(b) .. end(b))`; a default
-  //! (empty) `stop_offsets` means no stop tokens.
+  //! Optional stop tokens: with `stop_offsets` set, request b's are `stop_tokens[stop_offsets.begin(b)
+  //! .. end(b))`; with `stop_offsets` left empty, every request shares all of `stop_tokens`.
   ragged_offsets stop_offsets;
   std::span<const token_id> stop_tokens;
 
@@ -43,9 +43,11 @@ struct verify_batch_input {
     in.draft_probs = draft_probs.empty() ? const_matrix_view<float>{} : draft_probs.middle_rows(first, nodes);
     in.params = params[static_cast<std::size_t>(b)];
     in.address = addresses[static_cast<std::size_t>(b)];
-    if (stop_offsets.batch_size() > 0) {
+    if (stop_offsets.data() != nullptr) {
       in.stop_tokens = stop_tokens.subspan(static_cast<std::size_t>(stop_offsets.begin(b)),
                                            static_cast<std::size_t>(stop_offsets.size(b)));
+    } else {
+      in.stop_tokens = stop_tokens;
     }
     return in;
   }

@@ -1,6 +1,7 @@
 //! The inputs every verifier takes, and their validation.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -24,10 +25,12 @@ struct verify_input {
   //! path, i.e. the distribution node i's children are judged against. The request's processing
   //! (`params`) is applied to the rows a verifier reads, and only to those.
   const_matrix_view<float> target_logits;
-  //! The draft distributions q `[>= tree.size(), vocab]` over the *target* vocabulary, for rules that
-  //! need them: row i is the distribution node i's children were drawn from, exactly as sampled (the
-  //! drafter's own temperature/top-k/... already applied; the verifier never re-processes q). Empty
-  //! for greedy and one-hot rules.
+  //! The draft distributions q over the *target* vocabulary, for rules that need them. Row i is the
+  //! distribution node i's **children** were drawn from (not the distribution node i itself was drawn
+  //! from), exactly as sampled: the drafter's own temperature/top-k/... already applied; the verifier
+  //! never re-processes q. Only rows of nodes with children are read, so the view needs
+  //! `1 + (the last node with children)` rows (for a chain of n drafts: n rows, 0..n-1); more are
+  //! allowed. Empty for greedy and one-hot rules.
   const_matrix_view<float> draft_probs;
   //! The request's sampling parameters; temperature 0 selects the greedy rule in every verifier.
   sampling_params params;
@@ -58,15 +61,10 @@ inline void validate_verify_input(const verify_input& in, duplicate_siblings sib
     in.draft_probs.validate("draft_probs");
     expects(in.draft_probs.cols() == vocab, "draft_probs.cols()", in.draft_probs.cols(),
             "== target_logits.cols() (q is over the target vocabulary)");
-    expects(in.draft_probs.rows() >= in.tree.size(), "draft_probs.rows()", in.draft_probs.rows(),
-            ">= tree.size() (one row per tree node)");
-  }
-}
-
-//! Checks one q entry that a decision reads: a probability.
-inline void validate_probability(float q, index_t node, token_id token) {
-  if (!(q >= 0.0f && q <= 1.0f)) [[unlikely]] {
-    expects_element(false, "draft_probs row " + std::to_string(node) + " token", token, q, "a probability in [0, 1]");
+    std::int32_t last_parent = -1;  // the last node with children: parents precede their children
+    for (index_t i = 1; i < in.tree.size(); ++i) last_parent = std::max(last_parent, in.tree.parent(i));
+    expects(in.draft_probs.rows() >= last_parent + 1, "draft_probs.rows()", in.draft_probs.rows(),
+            ">= 1 + the last node with children (row i: the distribution node i's children were drawn from)");
   }
 }
 
