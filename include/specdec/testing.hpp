@@ -4,8 +4,11 @@
 
 #include "specdec/specdec.hpp"
 
+#include "specdec/testing/check_integration.hpp"
 #include "specdec/testing/chi_square.hpp"
 #include "specdec/testing/exact_step.hpp"
+#include "specdec/testing/faults.hpp"
 #include "specdec/testing/markov_model.hpp"
 #include "specdec/testing/monte_carlo.hpp"
+#include "specdec/testing/toy_backends.hpp"
 #include "specdec/testing/toy_drafters.hpp"

@@ -195,6 +195,77 @@ struct chi_square_result {
   return 0.5 * sum;
 }
 
+//! Pearson's chi-square test of homogeneity: were the counts `a` and `b` (two samples over the same
+//! cells) drawn from one distribution? Expected counts come from the pooled sample; cells whose
+//! smaller expected count is below 5 are pooled, smallest first, as in the goodness-of-fit test.
+//! Degrees of freedom: pooled cells - 1. Throws when the samples leave fewer than two pooled cells.
+[[nodiscard]] inline chi_square_result chi_square_homogeneity(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) {
+  expects(a.size() == b.size(), "b.size()", b.size(), "== a.size()");
+  const double na = static_cast<double>(std::accumulate(a.begin(), a.end(), std::uint64_t{0}));
+  const double nb = static_cast<double>(std::accumulate(b.begin(), b.end(), std::uint64_t{0}));
+  expects(na > 0.0 && nb > 0.0, "samples", na < nb ? na : nb, "two non-empty samples");
+  struct cell {
+    double a;
+    double b;
+    [[nodiscard]] double smaller_expected(double na, double nb) const { return (a + b) * std::min(na, nb) / (na + nb); }
+  };
+  std::vector<cell> cells;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] + b[i] > 0) cells.push_back({static_cast<double>(a[i]), static_cast<double>(b[i])});
+  }
+  std::sort(cells.begin(), cells.end(), [](const cell& x, const cell& y) { return x.a + x.b < y.a + y.b; });
+  std::vector<cell> pooled;
+  cell pending{0.0, 0.0};
+  for (const cell& c : cells) {
+    if (c.smaller_expected(na, nb) >= 5.0) {
+      pooled.push_back(c);
+      continue;
+    }
+    pending.a += c.a;
+    pending.b += c.b;
+    if (pending.smaller_expected(na, nb) >= 5.0) {
+      pooled.push_back(pending);
+      pending = {0.0, 0.0};
+    }
+  }
+  if (pending.a + pending.b > 0.0) {
+    if (pooled.empty()) {
+      pooled.push_back(pending);
+    } else {
+      pooled.front().a += pending.a;  // the smallest pooled group (ascending order)
+      pooled.front().b += pending.b;
+    }
+  }
+  chi_square_result result;
+  result.samples = static_cast<std::uint64_t>(na + nb);
+  if (cells.size() == 1) {  // both samples in one cell: identical
+    result.cells = 1;
+    return result;
+  }
+  expects(pooled.size() >= 2, "samples", result.samples, "enough samples for two pooled cells of expected count >= 5");
+  for (const cell& c : pooled) {
+    const double total = c.a + c.b;
+    const double ea = total * na / (na + nb);
+    const double eb = total * nb / (na + nb);
+    result.statistic += (c.a - ea) * (c.a - ea) / ea + (c.b - eb) * (c.b - eb) / eb;
+  }
+  result.cells = static_cast<index_t>(pooled.size());
+  result.degrees_of_freedom = result.cells - 1;
+  result.p_value = chi_square_p_value(result.statistic, result.degrees_of_freedom);
+  return result;
+}
+
+//! Total-variation distance between the empirical distributions of two samples over the same cells.
+[[nodiscard]] inline double total_variation(std::span<const std::uint64_t> a, std::span<const std::uint64_t> b) {
+  expects(a.size() == b.size(), "b.size()", b.size(), "== a.size()");
+  const double na = static_cast<double>(std::accumulate(a.begin(), a.end(), std::uint64_t{0}));
+  const double nb = static_cast<double>(std::accumulate(b.begin(), b.end(), std::uint64_t{0}));
+  expects(na > 0.0 && nb > 0.0, "samples", na < nb ? na : nb, "two non-empty samples");
+  double sum = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += std::abs(static_cast<double>(a[i]) / na - static_cast<double>(b[i]) / nb);
+  return 0.5 * sum;
+}
+
 } // namespace testing
 } // namespace v0
 } // namespace specdec

@@ -168,6 +168,8 @@ public:
   [[nodiscard]] double candidate_score(index_t id) const noexcept { return score_[static_cast<std::size_t>(id)]; }
   //! The parent candidate of candidate `id` of the last build (-1 for the root).
   [[nodiscard]] std::int32_t candidate_parent(index_t id) const noexcept { return parent_[static_cast<std::size_t>(id)]; }
+  //! The token of candidate `id` of the last (or the running) build.
+  [[nodiscard]] token_id candidate_token(index_t id) const noexcept { return token_[static_cast<std::size_t>(id)]; }
 
 private:
   std::vector<std::int32_t> parent_;

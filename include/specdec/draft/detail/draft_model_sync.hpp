@@ -1,0 +1,84 @@
+//! Keeps a draft model's KV cache in step with a request's tokens across decoding steps.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "specdec/backend/draft_model.hpp"
+#include "specdec/core/error.hpp"
+#include "specdec/core/types.hpp"
+
+namespace specdec {
+inline namespace v0 {
+namespace detail {
+
+//! Mirrors, per request, the tokens a draft model's KV holds, so that each step extends it by exactly
+//! what it lacks: the longest prefix it shares with the request's tokens is kept (drafts accepted last
+//! step are already there), the rest is rolled back, and the missing tokens are extended in one call.
+//! The comparison starts where the previous step's context ended, so a step costs O(new tokens).
+template <draft_model Model>
+class draft_model_sync {
+public:
+  //! Brings the model's KV for `request` to `tokens` (the request's tokens, the root last) and writes
+  //! the draft logits after the root to `next_logits` (the model's vocabulary size).
+  void sync(Model& model, request_id request, std::span<const token_id> tokens, std::span<float> next_logits) {
+    state& s = at(request);
+    if (model.length(request) != static_cast<index_t>(s.fed.size())) {  // released or rolled back elsewhere
+      s.fed.clear();
+      s.trusted = 0;
+      model.rollback(request, 0);
+    }
+    std::size_t common = std::min<std::size_t>(static_cast<std::size_t>(s.trusted), std::min(s.fed.size(), tokens.size()));
+    while (common < s.fed.size() && common < tokens.size() && s.fed[common] == tokens[common]) ++common;
+    common = std::min(common, tokens.size() - 1);  // the root is always extended: its logits are the first row
+    model.rollback(request, static_cast<index_t>(common));
+    s.fed.resize(common);
+    const std::span<const token_id> missing = tokens.subspan(common);
+    model.extend(request, missing, next_logits);
+    s.fed.insert(s.fed.end(), missing.begin(), missing.end());
+    s.trusted = static_cast<index_t>(tokens.size());
+  }
+
+  //! Extends the request's KV by one drafted token and writes the logits after it.
+  void extend(Model& model, request_id request, token_id token, std::span<float> next_logits) {
+    model.extend(request, std::span<const token_id>(&token, 1), next_logits);
+    at(request).fed.push_back(token);
+  }
+
+  //! The number of tokens the model holds for `request` (after `sync`: the request's tokens).
+  [[nodiscard]] index_t length(request_id request) { return static_cast<index_t>(at(request).fed.size()); }
+
+  //! Drops the request's model state.
+  void release(Model& model, request_id request) {
+    model.release(request);
+    state& s = at(request);
+    s.fed.clear();
+    s.trusted = 0;
+  }
+
+private:
+  struct state {
+    std::vector<token_id> fed;
+    index_t trusted = 0;  // tokens known equal to the request's (its context at the last sync)
+  };
+  state& at(request_id request) {
+    if (request >= states_.size()) states_.resize(static_cast<std::size_t>(request) + 1);
+    return states_[request];
+  }
+  std::vector<state> states_;
+};
+
+//! Maps a draft model's logits into the target's vocabulary: ids below both sizes carry over, target ids
+//! the draft model lacks get -inf (never drafted, q = 0), draft ids beyond the target's are dropped.
+inline void map_to_target_vocab(std::span<const float> draft_logits, std::span<float> target_row) noexcept {
+  const std::size_t shared = std::min(draft_logits.size(), target_row.size());
+  std::copy(draft_logits.begin(), draft_logits.begin() + static_cast<std::ptrdiff_t>(shared), target_row.begin());
+  std::fill(target_row.begin() + static_cast<std::ptrdiff_t>(shared), target_row.end(), -std::numeric_limits<float>::infinity());
+}
+
+} // namespace detail
+} // namespace v0
+} // namespace specdec
