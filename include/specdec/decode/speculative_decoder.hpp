@@ -63,6 +63,9 @@ struct speculation_options {
   double disable_below = 0.0;
   index_t window = 16;
   index_t retry_after = 0;
+  //! Draft no deeper than the tokens a request may still emit, minus one (deeper drafts could only be
+  //! truncated). The conformance kit turns it off, so that its short generations still verify deep trees.
+  bool trim_to_remaining = true;
 
   void validate() const {
     expects(max_nodes >= 1 && max_nodes <= max_tree_nodes, "max_nodes", max_nodes, "in [1, max_tree_nodes]");
@@ -134,8 +137,8 @@ public:
   void add_request(request_id request, std::span<const token_id> prompt, request_options options) {
     expects(find(request) == nullptr, "request", request, "an id not in use (release it first)");
     expects(!prompt.empty(), "prompt.size()", prompt.size(), ">= 1 (its last token is the first root)");
-    expects(static_cast<index_t>(prompt.size()) < max_context_, "prompt.size()", prompt.size(),
-            "< the target's max_context_length()");
+    expects(static_cast<index_t>(prompt.size()) <= max_context_, "prompt.size()", prompt.size(),
+            "<= the target's max_context_length()");
     for (std::size_t i = 0; i < prompt.size(); ++i) {
       expects_element(prompt[i] >= 0 && prompt[i] < vocab_, "prompt", i, prompt[i], "a token id in [0, vocab_size)");
     }
@@ -182,7 +185,8 @@ public:
       context.vocab_size = vocab_;
       context.address = random_address{r.options.seed, r.id, r.step, 0, purpose::draft_sample};
       context.max_nodes = std::min(options_.max_nodes, max_context_ - committed);
-      context.max_depth = r.speculating ? std::min({r.depth_limit, remaining - 1, context.max_nodes - 1}) : 0;
+      const index_t useful = options_.trim_to_remaining ? remaining - 1 : r.depth_limit;
+      context.max_depth = r.speculating ? std::min({r.depth_limit, useful, context.max_nodes - 1}) : 0;
       d.reset(r.tokens.back(), vocab_);
       if (context.max_depth > 0) {
         drafter_->draft(context, d);
@@ -359,7 +363,9 @@ private:
 
     r.tokens.insert(r.tokens.end(), result.tokens.begin(), result.tokens.begin() + emit);
     ++r.step;
-    if (finish == finish_reason::running && static_cast<index_t>(r.tokens.size()) >= max_context_) finish = finish_reason::context_full;
+    // The next root needs a cache slot: with `max_context` entries cached, the request is full (its
+    // last token, never cached, is the `max_context + 1`-th).
+    if (finish == finish_reason::running && static_cast<index_t>(r.tokens.size()) > max_context_) finish = finish_reason::context_full;
     r.finish = finish;
     adapt(r, tree, emitted_drafts);
 

@@ -87,8 +87,9 @@ void sample_outcomes(Decoder& decoder, const integration_config& c, std::uint64_
 //! backend's autoregressive decoding: `config.trials` generations of the first `config.tokens` tokens
 //! with each decoder, compared by a chi-square test of homogeneity at `alpha` (cells pooled to expected
 //! counts >= 5). A bug in the user's forward (positions, mask, KV slots), commit or drafter shows up as
-//! a rejection, as does a rule that is not lossless for the drafter's scheme. The backend and drafter
-//! must have no live requests with ids below `config.batch`.
+//! a rejection, as does a rule that is not lossless for the drafter's scheme. Trees are drafted to full
+//! depth (`trim_to_remaining` off) and truncated to m tokens, so deep trees are verified too. The
+//! backend and drafter must have no live requests with ids below `config.batch`.
 template <class Composition = checked_composition, target_model Target, drafter Drafter, verifier Verifier>
 [[nodiscard]] integration_report check_lossless(Target& target, Drafter& drafter, Verifier& verifier,
                                                 const integration_config& config, double alpha = 1e-6) {
@@ -102,7 +103,9 @@ template <class Composition = checked_composition, target_model Target, drafter 
 
   std::map<std::uint64_t, std::uint64_t> speculative;
   std::map<std::uint64_t, std::uint64_t> autoregressive;
-  speculative_decoder<Target, Drafter, Verifier, Composition> spec(target, drafter, verifier, config.speculation);
+  speculation_options speculation = config.speculation;
+  speculation.trim_to_remaining = false;  // verify deep trees even though only m tokens are kept
+  speculative_decoder<Target, Drafter, Verifier, Composition> spec(target, drafter, verifier, speculation);
   detail::sample_outcomes(spec, config, 0, vocab, speculative);
   autoregressive_decoder<Target> ar(target);
   detail::sample_outcomes(ar, config, 1, vocab, autoregressive);

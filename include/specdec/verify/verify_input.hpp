@@ -57,7 +57,7 @@ inline void validate_verify_input(const verify_input& in, duplicate_siblings sib
     expects_element(in.stop_tokens[i] >= 0 && in.stop_tokens[i] < vocab, "stop_tokens", i, in.stop_tokens[i],
                     "a token id in [0, vocab_size)");
   }
-  if (needs_q) {
+  if (needs_q && in.tree.size() > 1) {  // a root-only tree reads no q
     in.draft_probs.validate("draft_probs");
     expects(in.draft_probs.cols() == vocab, "draft_probs.cols()", in.draft_probs.cols(),
             "== target_logits.cols() (q is over the target vocabulary)");
