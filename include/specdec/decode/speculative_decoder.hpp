@@ -150,6 +150,8 @@ public:
     }
     request_state state;
     state.id = request;
+    // Room for the whole generation up front (capped at 64k tokens), so warm steps never reallocate.
+    state.tokens.reserve(prompt.size() + static_cast<std::size_t>(std::min<index_t>(options.max_new_tokens, index_t{1} << 16)) + 1);
     state.tokens.assign(prompt.begin(), prompt.end());
     state.prompt_length = static_cast<index_t>(prompt.size());
     state.options = std::move(options);

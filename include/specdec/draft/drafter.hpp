@@ -54,8 +54,9 @@ public:
   std::span<float> q_row(index_t node) {
     expects(node >= 0 && node < tree.size(), "node", node, "a node of the drafted tree");
     if (node >= q_rows_) {
-      q_.resize(static_cast<std::size_t>((node + 1) * vocab_));
-      std::fill(q_.begin() + static_cast<std::ptrdiff_t>(q_rows_ * vocab_), q_.end(), 0.0f);
+      const auto needed = static_cast<std::size_t>((node + 1) * vocab_);
+      if (q_.size() < needed) q_.resize(needed);
+      std::fill(q_.begin() + static_cast<std::ptrdiff_t>(q_rows_ * vocab_), q_.begin() + static_cast<std::ptrdiff_t>(needed), 0.0f);
       q_rows_ = node + 1;
     }
     return {q_.data() + node * vocab_, static_cast<std::size_t>(vocab_)};

@@ -15,10 +15,11 @@ namespace specdec {
 inline namespace v0 {
 namespace detail {
 
-//! Mirrors, per request, the tokens a draft model's KV holds, so that each step extends it by exactly
-//! what it lacks: the longest prefix it shares with the request's tokens is kept (drafts accepted last
-//! step are already there), the rest is rolled back, and the missing tokens are extended in one call.
-//! The comparison starts where the previous step's context ended, so a step costs O(new tokens).
+//! Tracks, per request, what a draft model's KV holds, so that each step extends it by exactly what it
+//! lacks: the request's tokens up to the last sync (`trusted`, never changed since) followed by the
+//! drafts fed since. At the next sync the drafts that the request's tokens now confirm (accepted drafts)
+//! stay cached, the rest is rolled back, and the missing tokens are extended in one call. O(new tokens)
+//! per sync, and O(drafts) memory per request: a warm drafter allocates nothing.
 template <draft_model Model>
 class draft_model_sync {
 public:
@@ -26,43 +27,44 @@ public:
   //! the draft logits after the root to `next_logits` (the model's vocabulary size).
   void sync(Model& model, request_id request, std::span<const token_id> tokens, std::span<float> next_logits) {
     state& s = at(request);
-    if (model.length(request) != static_cast<index_t>(s.fed.size())) {  // released or rolled back elsewhere
-      s.fed.clear();
+    if (model.length(request) != s.trusted + static_cast<index_t>(s.drafts.size()) ||
+        s.trusted > static_cast<index_t>(tokens.size())) {  // released or rolled back elsewhere: start over
       s.trusted = 0;
-      model.rollback(request, 0);
+      s.drafts.clear();
     }
-    std::size_t common = std::min<std::size_t>(static_cast<std::size_t>(s.trusted), std::min(s.fed.size(), tokens.size()));
-    while (common < s.fed.size() && common < tokens.size() && s.fed[common] == tokens[common]) ++common;
+    auto common = static_cast<std::size_t>(s.trusted);
+    for (std::size_t i = 0; i < s.drafts.size() && common < tokens.size() && s.drafts[i] == tokens[common]; ++i) ++common;
     common = std::min(common, tokens.size() - 1);  // the root is always extended: its logits are the first row
     model.rollback(request, static_cast<index_t>(common));
-    s.fed.resize(common);
-    const std::span<const token_id> missing = tokens.subspan(common);
-    model.extend(request, missing, next_logits);
-    s.fed.insert(s.fed.end(), missing.begin(), missing.end());
+    model.extend(request, tokens.subspan(common), next_logits);
     s.trusted = static_cast<index_t>(tokens.size());
+    s.drafts.clear();
   }
 
   //! Extends the request's KV by one drafted token and writes the logits after it.
   void extend(Model& model, request_id request, token_id token, std::span<float> next_logits) {
     model.extend(request, std::span<const token_id>(&token, 1), next_logits);
-    at(request).fed.push_back(token);
+    at(request).drafts.push_back(token);
   }
 
-  //! The number of tokens the model holds for `request` (after `sync`: the request's tokens).
-  [[nodiscard]] index_t length(request_id request) { return static_cast<index_t>(at(request).fed.size()); }
+  //! The number of tokens the model holds for `request`.
+  [[nodiscard]] index_t length(request_id request) {
+    const state& s = at(request);
+    return s.trusted + static_cast<index_t>(s.drafts.size());
+  }
 
   //! Drops the request's model state.
   void release(Model& model, request_id request) {
     model.release(request);
     state& s = at(request);
-    s.fed.clear();
     s.trusted = 0;
+    s.drafts.clear();
   }
 
 private:
   struct state {
-    std::vector<token_id> fed;
-    index_t trusted = 0;  // tokens known equal to the request's (its context at the last sync)
+    index_t trusted = 0;            // the request's tokens cached as of the last sync
+    std::vector<token_id> drafts;   // drafts fed after them
   };
   state& at(request_id request) {
     if (request >= states_.size()) states_.resize(static_cast<std::size_t>(request) + 1);
