@@ -1,56 +1,241 @@
-// specdec demo: the sampling primitives every verifier is built on. A row of next-token logits over a
-// toy vocabulary goes through the request's processing (temperature -> top-k -> top-p -> min-p); the
-// processed distribution p is printed, and seeded samples are drawn from it with Gumbel-max. Each draw
-// has a fixed Philox address (seed, request, step, node, purpose), so reruns print the same tokens.
+// specdec demo: every drafter of the library on a toy target, greedy and sampled, in one table.
+//
+// The target is a Markov model of order 2 over 32 tokens behind a KV cache (specdec::testing::toy_target); the
+// draft model is its Markov table mixed 25% with another one (it knows nothing of positions). Each row
+// decodes the same batch of prompts with one drafter + verifier pair and reports tokens per step (tau),
+// acceptance per depth, the speedup over autoregressive decoding under a toy cost model, and -- for
+// greedy rows -- whether the output is token for token that of autoregressive greedy decoding.
+//
+// Toy cost model (stated, not measured): a target forward costs 1 per request plus 0.005 per tree
+// node; a draft-model call costs 0.05; lookups cost nothing. Autoregressive decoding costs 1.005 per
+// token.
 #include <specdec/specdec.hpp>
+#include <specdec/testing.hpp>
 
 #include <cstdio>
-#include <limits>
+#include <cstdlib>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
 
-void show(const char* title, const std::vector<std::string>& vocab, const std::vector<float>& logits,
-          const specdec::sampling_params& params, specdec::logits_processor& processor) {
-  std::vector<float> processed(logits.size()), probs(logits.size());
-  processor.process(logits, params, processed);
-  processor.probabilities(logits, params, probs);
-  std::printf("\n%s  (temperature %.2f, top_k %d, top_p %.2f, min_p %.2f)\n", title, params.temperature,
-              params.top_k, params.top_p, params.min_p);
-  for (std::size_t i = 0; i < vocab.size(); ++i) {
-    std::printf("  %-8s logit %6.2f  p %.4f  %s\n", vocab[i].c_str(), logits[i], probs[i],
-                std::string(static_cast<std::size_t>(probs[i] * 40.0f + 0.5f), '#').c_str());
+using specdec::draft_scheme;
+using specdec::token_id;
+using specdec::testing::markov_model;
+using specdec::testing::toy_draft_model;
+using specdec::testing::toy_target;
+
+constexpr specdec::index_t vocab = 32;
+constexpr double node_cost = 0.005;
+constexpr double draft_call_cost = 0.05;
+
+struct settings {
+  std::uint64_t seed = 1;
+  float temperature = 1.0f;
+  specdec::index_t max_tokens = 96;
+  std::string drafter;  // empty: every drafter
+};
+
+struct outcome {
+  std::vector<std::vector<token_id>> tokens;
+  specdec::decode_stats stats;
+  double cost = 0.0;
+};
+
+std::vector<std::vector<token_id>> prompts_for(std::uint64_t seed) {
+  std::vector<std::vector<token_id>> prompts;
+  const specdec::random_address a{seed, 0, 0, 0, specdec::purpose::draft_sample};
+  std::uint32_t word = 0;
+  for (int n = 1; n <= 8; ++n) {
+    std::vector<token_id> p;
+    for (int i = 0; i < 2 * n; ++i) p.push_back(static_cast<token_id>(a.word(word++) % vocab));
+    prompts.push_back(p);
   }
-  // Ten draws at steps 0..9 of request 0; the seed is the Philox key.
-  specdec::random_address address{/*seed=*/2026, /*request=*/0, /*step=*/0, /*node=*/0, specdec::purpose::bonus};
-  std::printf("  samples:");
-  for (std::uint32_t step = 0; step < 10; ++step) {
-    address.step = step;
-    const specdec::token_id token = specdec::sample_gumbel_max(processed, address);
-    std::printf(" %s", vocab[static_cast<std::size_t>(token)].c_str());
+  return prompts;
+}
+
+// Decodes every prompt as one ragged batch and prices the run with the toy cost model.
+template <class Decoder>
+outcome decode(Decoder& decoder, const std::vector<std::vector<token_id>>& prompts, const settings& s, float temperature,
+               toy_target& target, const toy_draft_model* draft) {
+  const auto target_nodes = target.calls().nodes;
+  const auto draft_calls = draft ? draft->calls().forwards : 0;
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    specdec::request_options o;
+    o.params.temperature = temperature;
+    o.seed = s.seed * 1000 + i;
+    o.max_new_tokens = s.max_tokens;
+    decoder.add_request(static_cast<specdec::request_id>(i), prompts[i], o);
   }
-  std::printf("\n");
+  decoder.run();
+  outcome out;
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    const auto t = decoder.tokens(static_cast<specdec::request_id>(i));
+    out.tokens.emplace_back(t.begin(), t.end());
+    decoder.release(static_cast<specdec::request_id>(i));
+  }
+  out.stats = decoder.stats();
+  out.cost = static_cast<double>(out.stats.request_steps) + node_cost * static_cast<double>(target.calls().nodes - target_nodes) +
+             draft_call_cost * static_cast<double>(draft ? draft->calls().forwards - draft_calls : 0);
+  return out;
+}
+
+void print_row(const char* drafter, const char* verifier, float temperature, const outcome& o, double ar_cost, const char* identical) {
+  std::printf("%-24s %-14s %4.1f %6.2f ", drafter, verifier, static_cast<double>(temperature), o.stats.tokens_per_step());
+  for (specdec::index_t d = 1; d <= 4; ++d) {
+    if (d <= static_cast<specdec::index_t>(o.stats.depth_judged.size())) {
+      std::printf(" %4.2f", o.stats.acceptance_at(d));
+    } else {
+      std::printf("    -");
+    }
+  }
+  std::printf("  %6.2fx  %s\n", ar_cost / o.cost, identical);
+}
+
+// One table row per temperature for a drafter + verifier pair.
+template <class Drafter, class Verifier>
+void run_pair(const char* name, const char* verifier_name, Drafter& drafter, Verifier& verifier, const settings& s,
+              toy_target& target, const toy_draft_model* draft, const std::vector<std::vector<token_id>>& prompts,
+              const outcome& ar_greedy, const outcome& ar_sampled) {
+  for (const float temperature : {0.0f, s.temperature}) {
+    specdec::speculative_decoder decoder(target, drafter, verifier);
+    const outcome o = decode(decoder, prompts, s, temperature, target, draft);
+    const outcome& ar = temperature == 0.0f ? ar_greedy : ar_sampled;
+    const char* identical = temperature == 0.0f ? (o.tokens == ar.tokens ? "yes" : "NO") : "(sampled)";
+    print_row(name, verifier_name, temperature, o, ar.cost, identical);
+    if (s.temperature == 0.0f) break;
+  }
+}
+
+void usage() {
+  std::puts(
+      "usage: specdec_demo [--seed N] [--temperature T] [--max-tokens N] [--drafter NAME] [--help]\n"
+      "  --seed N          seed of the prompts and of every random decision (default 1)\n"
+      "  --temperature T   the sampled rows' temperature, > 0 (default 1; 0 prints greedy rows only)\n"
+      "  --max-tokens N    tokens generated per prompt (default 96)\n"
+      "  --drafter NAME    one of: greedy-chain sampled-chain dynamic-tree tree-with tree-without none\n"
+      "                    (default: all)");
+}
+
+bool parse(int argc, char** argv, settings& s) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      usage();
+      std::exit(0);
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "specdec_demo: %s needs a value\n", argv[i]);
+      return false;
+    }
+    const char* value = argv[++i];
+    char* end = nullptr;
+    if (arg == "--seed") {
+      s.seed = std::strtoull(value, &end, 10);
+    } else if (arg == "--temperature") {
+      s.temperature = std::strtof(value, &end);
+      if (!(s.temperature >= 0.0f && s.temperature <= 100.0f)) end = nullptr;
+    } else if (arg == "--max-tokens") {
+      s.max_tokens = std::strtoll(value, &end, 10);
+      if (s.max_tokens < 1 || s.max_tokens > 100000) end = nullptr;
+    } else if (arg == "--drafter") {
+      s.drafter = value;
+      continue;
+    } else {
+      std::fprintf(stderr, "specdec_demo: unknown option %s\n", argv[i - 1]);
+      return false;
+    }
+    if (end == nullptr || *end != '\0') {
+      std::fprintf(stderr, "specdec_demo: bad value for %s: %s\n", argv[i - 1], value);
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
 
-int main() {
-  std::printf("specdec %s: sampling primitives\n", SPECDEC_VERSION_STRING);
-  const std::vector<std::string> vocab{"the", "a", "cat", "dog", "sat", "ran", "<eos>", "<pad>"};
-  constexpr float masked = -std::numeric_limits<float>::infinity();  // e.g. a grammar mask
-  const std::vector<float> logits{2.1f, 1.7f, 0.9f, 0.8f, 0.2f, -0.5f, -1.0f, masked};
-  specdec::logits_processor processor;
+int main(int argc, char** argv) {
+  settings s;
+  if (!parse(argc, argv, s)) {
+    usage();
+    return 2;
+  }
+  const markov_model target_model = markov_model::random(vocab, 2, s.seed, 2.0f);
+  toy_target target(target_model);
+  toy_draft_model draft(target_model.mixed_with(markov_model::random(vocab, 2, s.seed + 101, 2.0f), 0.25f));
+  const auto prompts = prompts_for(s.seed);
 
-  show("plain softmax", vocab, logits, specdec::sampling_params{}, processor);
-  specdec::sampling_params nucleus;
-  nucleus.temperature = 0.7f;
-  nucleus.top_p = 0.8f;
-  show("nucleus", vocab, logits, nucleus, processor);
-  specdec::sampling_params filtered;
-  filtered.top_k = 4;
-  filtered.min_p = 0.3f;
-  show("top-k + min-p", vocab, logits, filtered, processor);
-  show("greedy", vocab, logits, specdec::sampling_params::make_greedy(), processor);
+  specdec::autoregressive_decoder<toy_target> ar(target);
+  const outcome ar_greedy = decode(ar, prompts, s, 0.0f, target, nullptr);
+  specdec::autoregressive_decoder<toy_target> ar_t(target);
+  const outcome ar_sampled = decode(ar_t, prompts, s, s.temperature, target, nullptr);
+
+  std::printf("specdec demo: %zu prompts x %lld tokens, vocabulary %lld, seed %llu\n", prompts.size(),
+              static_cast<long long>(s.max_tokens), static_cast<long long>(vocab), static_cast<unsigned long long>(s.seed));
+  std::printf("toy cost: target forward 1 + %.3f per node, draft-model call %.2f; autoregressive 1.005 per token\n\n",
+              node_cost, draft_call_cost);
+  std::printf("%-24s %-14s %4s %6s  %-24s %8s  %s\n", "drafter", "verifier", "T", "tau", "acceptance at depth 1-4",
+              "speedup", "identical to autoregressive");
+
+  const auto wanted = [&](const char* name) { return s.drafter.empty() || s.drafter == name; };
+  bool any = false;
+  specdec::greedy_verifier greedy;
+  specdec::one_hot_verifier one_hot;
+  specdec::chain_verifier chain;
+  specdec::block_verifier block;
+  specdec::multi_draft_verifier multi;
+  specdec::rrs_verifier rrs;
+  if (wanted("greedy-chain")) {
+    specdec::chain_drafter_options o;
+    o.gamma = 4;
+    specdec::chain_drafter<toy_draft_model, draft_scheme::deterministic> d(draft, o);
+    run_pair("greedy chain (4)", "one-hot", d, one_hot, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("sampled-chain")) {
+    specdec::chain_drafter_options o;
+    o.gamma = 4;
+    specdec::chain_drafter<toy_draft_model, draft_scheme::sampled_chain> d(draft, o);
+    run_pair("sampled chain (4)", "chain", d, chain, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    run_pair("sampled chain (4)", "block", d, block, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("dynamic-tree")) {
+    specdec::dynamic_tree_params p;
+    p.top_k = 4;
+    p.max_depth = 5;
+    p.total_nodes = 16;
+    specdec::dynamic_tree_drafter<toy_draft_model> d(draft, p);
+    run_pair("EAGLE-2 tree (16)", "one-hot", d, one_hot, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("tree-with")) {
+    specdec::sampled_tree_options o;
+    o.branching = {3, 2, 1};
+    specdec::sampled_tree_drafter<toy_draft_model, draft_scheme::sampled_with_replacement> d(draft, o);
+    run_pair("sampled tree, with repl.", "multi-draft", d, multi, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("tree-without")) {
+    specdec::sampled_tree_options o;
+    o.branching = {3, 2, 1};
+    specdec::sampled_tree_drafter<toy_draft_model, draft_scheme::sampled_without_replacement> d(draft, o);
+    run_pair("sampled tree, w/o repl.", "rrs", d, rrs, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("none")) {
+    specdec::no_drafter d;
+    run_pair("none (autoregressive)", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  (void)greedy;
+  if (!any) {
+    std::fprintf(stderr, "specdec_demo: unknown drafter '%s'\n", s.drafter.c_str());
+    usage();
+    return 2;
+  }
   return 0;
 }
