@@ -15,7 +15,7 @@
 
 namespace {
 
-enum class rule { greedy, chain, one_hot, multi_draft, rrs, typical };
+enum class rule { greedy, chain, block, one_hot, multi_draft, rrs, typical };
 
 // A batch of identical-shape trees with synthetic logits and q. Tree shape: a chain for the chain
 // rule; otherwise a root with 4 children, each with 4 children, ... (breadth first) up to `nodes`.
@@ -48,8 +48,9 @@ struct workload {
     for (specdec::index_t req = 0; req < b; ++req) {
       specdec::token_tree tree(1);
       for (specdec::index_t i = 1; i < n; ++i) {
-        const auto parent = r == rule::chain ? static_cast<std::int32_t>(i - 1) : static_cast<std::int32_t>((i - 1) / 4);
-        const bool first = r == rule::chain || (i - 1) % 4 == 0;
+        const bool chain = r == rule::chain || r == rule::block;
+        const auto parent = chain ? static_cast<std::int32_t>(i - 1) : static_cast<std::int32_t>((i - 1) / 4);
+        const bool first = chain || (i - 1) % 4 == 0;
         // The first child: the argmax of the parent's row; siblings: distinct other tokens.
         const auto parent_row = std::span<const float>(logits).subspan(
             static_cast<std::size_t>((req * n + parent) * v), static_cast<std::size_t>(v));
@@ -106,6 +107,7 @@ void args(benchmark::internal::Benchmark* b) {
 
 void bench_greedy(benchmark::State& s) { bench_rule<specdec::greedy_verifier>(s, rule::greedy); }
 void bench_chain(benchmark::State& s) { bench_rule<specdec::chain_verifier>(s, rule::chain); }
+void bench_block(benchmark::State& s) { bench_rule<specdec::block_verifier>(s, rule::block); }
 void bench_one_hot(benchmark::State& s) { bench_rule<specdec::one_hot_verifier>(s, rule::one_hot); }
 void bench_multi_draft(benchmark::State& s) { bench_rule<specdec::multi_draft_verifier>(s, rule::multi_draft); }
 void bench_rrs(benchmark::State& s) { bench_rule<specdec::rrs_verifier>(s, rule::rrs); }
@@ -148,6 +150,7 @@ void bench_residual_row(benchmark::State& state) {
 
 BENCHMARK(bench_greedy)->Apply(args);
 BENCHMARK(bench_chain)->Apply(args);
+BENCHMARK(bench_block)->Apply(args);
 BENCHMARK(bench_one_hot)->Apply(args);
 BENCHMARK(bench_multi_draft)->Apply(args);
 BENCHMARK(bench_rrs)->Apply(args);

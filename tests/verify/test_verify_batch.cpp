@@ -101,6 +101,7 @@ TEST_CASE("every verifier over a ragged batch equals the requests one by one") {
   require_batch_equals_sequential<specdec::rrs_verifier>(trees);
   require_batch_equals_sequential<specdec::lossy_typical_acceptance_verifier>(trees);
   require_batch_equals_sequential<specdec::chain_verifier>(chains);
+  require_batch_equals_sequential<specdec::block_verifier>(chains);
 }
 
 TEST_CASE("a malformed batch is rejected with the request named") {

@@ -14,7 +14,8 @@ namespace specdec {
 inline namespace v0 {
 
 //! An independent draft model (a small LM that shares the target's tokenizer or maps into it):
-//! - `m.vocab_size()`: its vocabulary size, at most the target's (ids below it mean the same tokens);
+//! - `m.vocab_size()`: its vocabulary size (ids below both its and the target's mean the same tokens;
+//!   drafters map its logits into the target's vocabulary);
 //! - `m.extend(request, tokens, next_logits)`: appends `tokens` (at least one) to the request's KV
 //!   (starting the request on first use) and writes the logits of the token after the last one
 //!   (`next_logits.size() == vocab_size()`);
