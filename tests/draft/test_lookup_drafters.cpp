@@ -687,6 +687,30 @@ TEST_CASE("the global suffix tree keeps only the most recent outputs within its 
   CHECK(tokens_of(out) == std::vector<token_id>{6, 7, 8, 5});
 }
 
+TEST_CASE("evicting an output re-ranks the continuations by the counts that remain") {
+  specdec::suffix_tree_drafter drafter({.max_match = 2, .max_depth = 1, .budget_per_match_token = 1.0, .branching = 1,
+                                        .global_window = 18});
+  const std::vector<token_id> prompt{0};
+  const std::vector<std::vector<token_id>> outputs{
+      {0, 1, 2, 3, 1, 2, 3, 1, 2, 3},  // (1 2) -> 3 three times
+      {0, 1, 2, 4, 1, 2, 4, 1, 2, 3},  // (1 2) -> 4 twice, 3 once
+      {0, 9, 9, 9, 9, 9, 9}};          // evicts the first output
+  const std::vector<token_id> context{7, 1, 2};
+  draft_tree out;
+  specdec::draft_feedback feedback;
+  feedback.request = 1;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    drafter.start(1, prompt);
+    feedback.tokens = outputs[k];
+    drafter.observe(feedback);
+    drafter.release(1);
+    draft_checked(drafter, context_of(context, 64, 16, 100, 2), out);
+    // 3 leads 3:0, then 4:2; once the first output is gone, 4 leads 2:1.
+    CHECK(tokens_of(out) == std::vector<token_id>{2, k < 2 ? 3 : 4});
+  }
+  CHECK(drafter.global_tokens() == 15);
+}
+
 TEST_CASE("a request's suffix tree slides over its most recent tokens") {
   std::mt19937 rng(23);
   std::vector<token_id> tokens(500);
@@ -762,6 +786,7 @@ TEST_CASE("suffix trees reject bad parameters and contexts, naming them") {
   REQUIRE_INVALID_ARGUMENT("max_match + max_depth = 1100", specdec::suffix_tree_drafter({.max_match = 1000, .max_depth = 100}));
   REQUIRE_INVALID_ARGUMENT("budget_per_match_token = 0", specdec::suffix_tree_drafter({.budget_per_match_token = 0.0}));
   REQUIRE_INVALID_ARGUMENT("branching = 0", specdec::suffix_tree_drafter({.branching = 0}));
+  REQUIRE_INVALID_ARGUMENT("branching = 65", specdec::suffix_tree_drafter({.branching = 65}));
   REQUIRE_INVALID_ARGUMENT("min_probability = -0.5", specdec::suffix_tree_drafter({.min_probability = -0.5}));
   REQUIRE_INVALID_ARGUMENT("request_window = 10", specdec::suffix_tree_drafter({.max_match = 8, .max_depth = 8, .request_window = 10}));
   REQUIRE_INVALID_ARGUMENT("global_window = -1", specdec::suffix_tree_drafter({.global_window = -1}));

@@ -32,7 +32,7 @@ struct suffix_tree_params {
   //! SuffixDecoding's adaptive budget: at most floor(budget_per_match_token * p) drafts after a match
   //! of p tokens (alpha, > 0), and never more than the step's `max_nodes - 1`.
   double budget_per_match_token = 2.0;
-  //! The most children offered below one node (>= 1), most frequent first.
+  //! The most children offered below one node (1 <= branching <= 64), most frequent first.
   index_t branching = 4;
   //! A node is drafted only if its path probability is at least this (0 <= min_probability <= 1).
   double min_probability = 0.0;
@@ -176,7 +176,7 @@ private:
             "at most 1024 (the tries' depth)");
     expects(std::isfinite(params.budget_per_match_token) && params.budget_per_match_token > 0.0, "budget_per_match_token",
             params.budget_per_match_token, "a finite budget_per_match_token > 0");
-    expects(params.branching >= 1, "branching", params.branching, "branching >= 1");
+    expects(params.branching >= 1 && params.branching <= 64, "branching", params.branching, "1 <= branching <= 64");
     expects(params.min_probability >= 0.0 && params.min_probability <= 1.0, "min_probability", params.min_probability,
             "0 <= min_probability <= 1");
     expects(params.request_window >= params.max_match + params.max_depth, "request_window", params.request_window,
