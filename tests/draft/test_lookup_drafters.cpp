@@ -178,7 +178,7 @@ TEST_CASE("prompt lookup prefers the longest matching n-gram") {
   CHECK(parents_of(out) == std::vector<std::int32_t>{-1, 0, 0, 1, 2, 3, 4});
 }
 
-TEST_CASE("prompt lookup: no match gives a root-only tree; continuations stop at the context's end") {
+TEST_CASE("prompt lookup: no match gives a root-only tree, and continuations stop at the context's end") {
   specdec::prompt_lookup_drafter drafter({.min_ngram = 1, .max_ngram = 3, .max_matches = 4, .max_depth = 4});
   draft_tree out;
   const std::vector<token_id> distinct{1, 2, 3, 4};
@@ -551,7 +551,7 @@ TEST_CASE("the n-gram cache and its drafter reject bad parameters and contexts, 
 // ---------------------------------------------------------------------------------------------------
 // suffix_tree_drafter
 
-TEST_CASE("suffix trees draft the request's own continuations, best first within alpha * match length") {
+TEST_CASE("suffix trees draft the request's own continuations, best first within alpha times the match length") {
   // Open suffixes of the context: (2), (1 2), (4 1 2), (2 4 1 2); the longest with a continuation is
   // (1 2), followed once by 3 (then 1 2) and once by 4 (then 1 2).
   const std::vector<token_id> tokens{1, 2, 3, 1, 2, 4, 1, 2};
