@@ -51,7 +51,7 @@ struct ngram_continuations {
 //! Storage: `capacity` context slots in sets of 8 (set-associative, a set chosen by the context's
 //! 64-bit fingerprint), each slot holding the fingerprint, a last-update stamp and its `successors`
 //! best continuations with their counts, sorted by count (ties: the one that reached the count first).
-//! Bounded memory, allocated once at construction: `capacity * (16 + 8 * successors)` bytes plus the
+//! Bounded memory, allocated once at construction: `capacity * (24 + 8 * successors)` bytes plus the
 //! set rounding. Rules, all deterministic:
 //! - a context new to a full set evicts the set's least recently updated context;
 //! - a continuation new to a full slot replaces the slot's last (lowest-count, newest among equals);

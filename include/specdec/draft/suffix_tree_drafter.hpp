@@ -25,10 +25,11 @@ inline namespace v0 {
 //! The parameters of `suffix_tree_drafter`.
 struct suffix_tree_params {
   //! The longest suffix of the context matched (P, >= 1).
-  index_t max_match = 16;
+  index_t max_match = 8;
   //! The most tokens drafted after the root along any path (>= 1); the step's `max_depth` may lower it.
-  //! The tries index substrings of up to max_match + max_depth tokens (<= 1024).
-  index_t max_depth = 16;
+  //! The tries index substrings of up to max_match + max_depth tokens (<= 1024): indexing time and
+  //! memory grow linearly with that sum.
+  index_t max_depth = 8;
   //! SuffixDecoding's adaptive budget: at most floor(budget_per_match_token * p) drafts after a match
   //! of p tokens (alpha, > 0), and never more than the step's `max_nodes - 1`.
   double budget_per_match_token = 2.0;
@@ -36,10 +37,12 @@ struct suffix_tree_params {
   index_t branching = 4;
   //! A node is drafted only if its path probability is at least this (0 <= min_probability <= 1).
   double min_probability = 0.0;
-  //! The most recent tokens of a request its own tree indexes (>= max_match + max_depth).
-  index_t request_window = 8192;
-  //! The tokens of earlier outputs the global tree holds, most recent outputs first (0: no global tree).
-  index_t global_window = 32768;
+  //! The most recent tokens of a request its own tree indexes (max_match + max_depth <= request_window
+  //! <= 2^30).
+  index_t request_window = 32768;
+  //! The tokens of earlier outputs the global tree holds, most recent outputs first (0: no global tree;
+  //! <= 2^30).
+  index_t global_window = 16384;
 };
 
 //! SuffixDecoding (Oliaro et al., 2024, "SuffixDecoding: A Model-Free Approach to Speeding Up Large
@@ -179,9 +182,10 @@ private:
     expects(params.branching >= 1 && params.branching <= 64, "branching", params.branching, "1 <= branching <= 64");
     expects(params.min_probability >= 0.0 && params.min_probability <= 1.0, "min_probability", params.min_probability,
             "0 <= min_probability <= 1");
-    expects(params.request_window >= params.max_match + params.max_depth, "request_window", params.request_window,
-            "request_window >= max_match + max_depth");
-    expects(params.global_window >= 0, "global_window", params.global_window, "global_window >= 0 (0: no global tree)");
+    expects(params.request_window >= params.max_match + params.max_depth && params.request_window <= (index_t{1} << 30),
+            "request_window", params.request_window, "max_match + max_depth <= request_window <= 2^30");
+    expects(params.global_window >= 0 && params.global_window <= (index_t{1} << 30), "global_window", params.global_window,
+            "0 <= global_window <= 2^30 (0: no global tree)");
     return params;
   }
 

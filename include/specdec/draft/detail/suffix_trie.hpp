@@ -19,7 +19,8 @@ namespace detail {
 //! counts (the occurrences followed by another token within the depth). A suffix tree truncated at
 //! `depth` (Oliaro et al., 2024, SuffixDecoding, index their outputs with suffix trees; the bounded depth
 //! trades the tree's O(L) size for O(L * depth) and a much simpler update). Children are kept in a
-//! doubly linked list sorted by count, larger first; equal counts keep their earlier relative order (a
+//! doubly linked list sorted by count, larger first (except below the root, which no draft expands);
+//! equal counts keep their earlier relative order (a
 //! count that rises to equal another's does not overtake it, one that falls to equal it stays ahead), so
 //! the order is a deterministic function of the sequence of updates, removed occurrences included.
 //! Child lookup is a hash on (parent, token). Nodes whose count falls to zero are freed
@@ -55,7 +56,6 @@ public:
       n = node{};
       n.token = token;
       n.parent = parent;
-      n.depth = nodes_[static_cast<std::size_t>(parent)].depth + 1;
       append_child(parent, c);
     }
     ++nodes_[static_cast<std::size_t>(c)].count;
@@ -94,11 +94,10 @@ public:
   }
 
   [[nodiscard]] token_id token(std::int32_t n) const noexcept { return nodes_[static_cast<std::size_t>(n)].token; }
-  [[nodiscard]] std::int64_t count(std::int32_t n) const noexcept { return nodes_[static_cast<std::size_t>(n)].count; }
-  [[nodiscard]] std::int64_t continuations(std::int32_t n) const noexcept {
+  [[nodiscard]] std::int32_t count(std::int32_t n) const noexcept { return nodes_[static_cast<std::size_t>(n)].count; }
+  [[nodiscard]] std::int32_t continuations(std::int32_t n) const noexcept {
     return nodes_[static_cast<std::size_t>(n)].continuations;
   }
-  [[nodiscard]] std::int32_t node_depth(std::int32_t n) const noexcept { return nodes_[static_cast<std::size_t>(n)].depth; }
   //! The first (most frequent) child of `n`, or -1; then `next_sibling` in count order.
   [[nodiscard]] std::int32_t first_child(std::int32_t n) const noexcept { return nodes_[static_cast<std::size_t>(n)].first_child; }
   [[nodiscard]] std::int32_t next_sibling(std::int32_t n) const noexcept { return nodes_[static_cast<std::size_t>(n)].next; }
@@ -112,12 +111,12 @@ public:
   }
 
 private:
+  // 32 bytes. Counts fit 32 bits: the drafter bounds its windows below 2^31 tokens.
   struct node {
-    std::int64_t count = 0;
-    std::int64_t continuations = 0;
+    std::int32_t count = 0;
+    std::int32_t continuations = 0;
     token_id token = 0;
     std::int32_t parent = -1;
-    std::int32_t depth = 0;
     std::int32_t first_child = -1;
     std::int32_t last_child = -1;
     std::int32_t previous = -1;
@@ -183,10 +182,13 @@ private:
     b.previous = c;
   }
 
-  // After a count rose: move ahead of the siblings with a strictly smaller count.
+  // After a count rose: move ahead of the siblings with a strictly smaller count. The root's children
+  // stay in insertion order: a draft never expands the root (a match has at least one token), and the
+  // root's fan-out (the whole vocabulary) would make the walk long.
   void promote(std::int32_t c) {
+    if (nodes_[static_cast<std::size_t>(c)].parent == 0) return;
     std::int32_t before = nodes_[static_cast<std::size_t>(c)].previous;
-    const std::int64_t count = nodes_[static_cast<std::size_t>(c)].count;
+    const std::int32_t count = nodes_[static_cast<std::size_t>(c)].count;
     if (before < 0 || nodes_[static_cast<std::size_t>(before)].count >= count) return;
     while (before >= 0 && nodes_[static_cast<std::size_t>(before)].count < count) before = nodes_[static_cast<std::size_t>(before)].previous;
     // Insert right after `before` (or first).
@@ -198,8 +200,9 @@ private:
 
   // After a count fell: move behind the siblings with a strictly larger count.
   void demote(std::int32_t c) {
+    if (nodes_[static_cast<std::size_t>(c)].parent == 0) return;
     std::int32_t after = nodes_[static_cast<std::size_t>(c)].next;
-    const std::int64_t count = nodes_[static_cast<std::size_t>(c)].count;
+    const std::int32_t count = nodes_[static_cast<std::size_t>(c)].count;
     if (after < 0 || nodes_[static_cast<std::size_t>(after)].count <= count) return;
     while (after >= 0 && nodes_[static_cast<std::size_t>(after)].count > count) after = nodes_[static_cast<std::size_t>(after)].next;
     unlink(c);
