@@ -687,6 +687,36 @@ TEST_CASE("the global suffix tree keeps only the most recent outputs within its 
   CHECK(tokens_of(out) == std::vector<token_id>{6, 7, 8, 5});
 }
 
+TEST_CASE("only the last global_window tokens of a long output reach the global suffix tree") {
+  const specdec::suffix_tree_params params{.max_match = 2, .max_depth = 2, .global_window = 6};
+  specdec::suffix_tree_drafter drafter(params);
+  specdec::suffix_tree_drafter last_only(params);
+  std::vector<token_id> tokens{0};
+  drafter.start(1, tokens);
+  specdec::draft_feedback feedback;
+  feedback.request = 1;
+  for (token_id t = 1; t <= 100; ++t) {  // generated one token per step: 1, 2, ..., 100
+    tokens.push_back(t);
+    feedback.tokens = tokens;
+    drafter.observe(feedback);
+  }
+  drafter.release(1);
+  const std::vector<token_id> tail{0, 95, 96, 97, 98, 99, 100};
+  last_only.start(1, std::span<const token_id>(tail).first(1));
+  feedback.tokens = tail;
+  last_only.observe(feedback);
+  last_only.release(1);
+  CHECK(drafter.global_tokens() == 6);
+  CHECK(drafter.global_nodes() == last_only.global_nodes());
+  draft_tree out;
+  const std::vector<token_id> recent{7, 96};
+  draft_checked(drafter, context_of(recent, 64, 16, 200, 2), out);
+  CHECK(tokens_of(out) == std::vector<token_id>{96, 97, 98});
+  const std::vector<token_id> old{7, 40};
+  draft_checked(drafter, context_of(old, 64, 16, 200, 3), out);
+  CHECK(tokens_of(out) == std::vector<token_id>{40});
+}
+
 TEST_CASE("evicting an output re-ranks the continuations by the counts that remain") {
   specdec::suffix_tree_drafter drafter({.max_match = 2, .max_depth = 1, .budget_per_match_token = 1.0, .branching = 1,
                                         .global_window = 18});

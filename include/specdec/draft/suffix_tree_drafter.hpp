@@ -62,8 +62,8 @@ struct suffix_tree_params {
 //! Memory is bounded: the global trie holds at most global_window * (max_match + max_depth) nodes
 //! (an output that does not fit evicts the oldest outputs, whose counts are removed and whose nodes are
 //! reused), a request's trie at most request_window * (max_match + max_depth) (the oldest position
-//! leaves as each new one enters). A request also keeps its generated tokens until `release` hands
-//! them to the global trie.
+//! leaves as each new one enters). A request also keeps its last generated tokens (at most
+//! 2 * global_window + 64) until `release` hands the last global_window of them to the global trie.
 //! Complexity: indexing O(max_match + max_depth) expected per new token (each suffix still open grows by
 //! one node); matching O(max_match) in the request's trie (its open suffixes are the context's suffixes)
 //! and O(max_match^2) in the global trie; growing a tree of N nodes O(N (branching + log(N branching)));
@@ -161,7 +161,7 @@ private:
     index_t prompt_length = -1;        // -1: not known yet (the first context seen is taken as the prompt)
     token_id first = 0;                // tokens[0] and tokens[consumed - 1], to detect a changed context
     token_id last = 0;
-    std::vector<token_id> generated;   // tokens from prompt_length on
+    std::vector<token_id> generated;   // the last tokens from prompt_length on
 
     void reset() {
       trie.clear();
@@ -210,6 +210,12 @@ private:
     for (index_t i = state.consumed; i < size; ++i) {
       append(state, tokens, i);
       if (i >= state.prompt_length) state.generated.push_back(tokens[static_cast<std::size_t>(i)]);
+    }
+    // Only the last global_window generated tokens can reach the global trie: keep at most twice that
+    // (dropping the older half at once keeps the cost amortised O(1) per token).
+    const auto keep = static_cast<std::size_t>(params_.global_window);
+    if (state.generated.size() > 2 * keep + 64) {
+      state.generated.erase(state.generated.begin(), state.generated.end() - static_cast<std::ptrdiff_t>(keep));
     }
     state.consumed = size;
     if (size > 0) {
