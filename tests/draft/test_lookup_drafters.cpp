@@ -22,6 +22,18 @@ using specdec::token_id;
 static_assert(specdec::drafter<specdec::prompt_lookup_drafter>);
 static_assert(specdec::drafter<specdec::ngram_cache_drafter>);
 static_assert(specdec::drafter<specdec::suffix_tree_drafter>);
+// The hooks the decoders call when present (detail::drafter_start / observe / release): each drafter
+// has the ones its state needs, with the signatures the decoders use.
+template <class D>
+concept has_start_and_release = requires(D& d, specdec::request_id r, std::span<const token_id> prompt) {
+  d.start(r, prompt);
+  d.release(r);
+};
+template <class D>
+concept has_observe = requires(D& d, const specdec::draft_feedback& f) { d.observe(f); };
+static_assert(has_start_and_release<specdec::prompt_lookup_drafter> && has_start_and_release<specdec::ngram_cache_drafter> &&
+              has_start_and_release<specdec::suffix_tree_drafter>);
+static_assert(has_observe<specdec::ngram_cache_drafter> && has_observe<specdec::suffix_tree_drafter>);
 static_assert(specdec::prompt_lookup_drafter::scheme == specdec::draft_scheme::deterministic);
 static_assert(specdec::ngram_cache_drafter::scheme == specdec::draft_scheme::deterministic);
 static_assert(specdec::suffix_tree_drafter::scheme == specdec::draft_scheme::deterministic);
