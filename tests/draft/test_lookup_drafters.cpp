@@ -843,3 +843,81 @@ TEST_CASE("suffix trees reject bad parameters and contexts, naming them") {
   const std::vector<token_id> negative{1, -2, 3};
   REQUIRE_INVALID_ARGUMENT("tokens[1] = -2", drafter.start(4, negative));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// All three in a decoding loop
+
+namespace {
+
+// Greedy decoding of a fixed target text: the drafter's tree is walked along the text (what greedy
+// verification accepts), the accepted tokens plus one bonus token are committed, and the hooks are
+// called as the decoders call them. Returns tokens per step.
+template <class D>
+double tokens_per_step(D& drafter, const std::vector<token_id>& text, std::size_t prompt, index_t vocab) {
+  const specdec::request_id request = 42;
+  specdec::detail::drafter_start(drafter, request, std::span<const token_id>(text).first(prompt));
+  draft_tree out;
+  std::vector<std::int32_t> path;
+  std::size_t length = prompt;
+  std::size_t steps = 0;
+  while (length < text.size()) {
+    const auto context = context_of(std::span<const token_id>(text).first(length), 16, 6, vocab, request);
+    draft_checked(drafter, context, out);
+    path.assign(1, 0);
+    for (bool extended = true; extended && length + path.size() - 1 < text.size();) {
+      extended = false;
+      for (index_t i = 1; i < out.tree.size(); ++i) {
+        if (out.tree.parent(i) == path.back() && out.tree.token(i) == text[length + path.size() - 1]) {
+          path.push_back(static_cast<std::int32_t>(i));
+          extended = true;
+          break;
+        }
+      }
+    }
+    const auto accepted = static_cast<index_t>(path.size() - 1);
+    length = std::min(text.size(), length + static_cast<std::size_t>(accepted) + 1);
+    specdec::draft_feedback feedback;
+    feedback.request = request;
+    feedback.tokens = std::span<const token_id>(text).first(length);
+    feedback.accepted = accepted;
+    feedback.tree = out.tree.view();
+    feedback.path = path;
+    specdec::detail::drafter_observe(drafter, feedback);
+    ++steps;
+  }
+  specdec::detail::drafter_release(drafter, request);
+  return static_cast<double>(text.size() - prompt) / static_cast<double>(steps);
+}
+
+}  // namespace
+
+TEST_CASE("on repetitive text every lookup drafter emits several tokens per step") {
+  // Phrases drawn from a small phrase book, with a random token between some of them.
+  std::mt19937 rng(31);
+  std::vector<std::vector<token_id>> phrases(12);
+  for (auto& phrase : phrases) {
+    phrase.resize(4 + rng() % 6);
+    for (token_id& t : phrase) t = static_cast<token_id>(rng() % 500);
+  }
+  std::vector<token_id> text;
+  while (text.size() < 3000) {
+    const auto& phrase = phrases[rng() % phrases.size()];
+    text.insert(text.end(), phrase.begin(), phrase.end());
+    if (rng() % 4 == 0) text.push_back(static_cast<token_id>(rng() % 500));
+  }
+  specdec::prompt_lookup_drafter lookup;
+  specdec::ngram_cache_drafter cache;
+  specdec::suffix_tree_drafter suffix;
+  const double lookup_rate = tokens_per_step(lookup, text, 100, 500);
+  const double cache_rate = tokens_per_step(cache, text, 100, 500);
+  const double suffix_rate = tokens_per_step(suffix, text, 100, 500);
+  CHECK(lookup_rate > 2.0);
+  CHECK(cache_rate > 2.0);
+  CHECK(suffix_rate > 2.0);
+  // Across requests: the cache and the global suffix tree remember the first pass over the text.
+  std::vector<token_id> second(text.begin() + 1000, text.end());
+  specdec::prompt_lookup_drafter fresh_lookup;
+  const double cold = tokens_per_step(fresh_lookup, second, 1, 500);
+  CHECK(tokens_per_step(cache, second, 1, 500) > cold);
+  CHECK(tokens_per_step(suffix, second, 1, 500) > cold);
+}
