@@ -1,3 +1,4 @@
+#include <specdec/draft/detail/flat_index_map.hpp>
 #include <specdec/draft/drafter.hpp>
 #include <specdec/draft/ngram_cache.hpp>
 #include <specdec/draft/prompt_lookup_drafter.hpp>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <span>
 #include <vector>
@@ -131,6 +133,36 @@ void reference_prompt_lookup(std::span<const token_id> tokens, const specdec::pr
 }
 
 }  // namespace
+
+TEST_CASE("the drafters' hash index agrees with std::map under inserts, updates and erasures") {
+  specdec::detail::flat_index_map map;
+  std::map<std::uint64_t, std::int32_t> expected;
+  std::mt19937_64 rng(41);
+  for (int op = 0; op < 20000; ++op) {
+    // Few distinct keys, some colliding in the low bits, so that probe runs form and erasures shift them.
+    const std::uint64_t key = (rng() % 300) << (op % 3 == 0 ? 40 : 0);
+    const auto value = static_cast<std::int32_t>(rng() % 1000);
+    switch (rng() % 3) {
+      case 0:
+        map.assign(key, value);
+        expected[key] = value;
+        break;
+      case 1:
+        map.erase(key);
+        expected.erase(key);
+        break;
+      default: {
+        const auto found = expected.find(key);
+        REQUIRE(map.find(key) == (found == expected.end() ? -1 : found->second));
+      }
+    }
+    REQUIRE(map.size() == expected.size());
+  }
+  for (const auto& [key, value] : expected) REQUIRE(map.find(key) == value);
+  map.clear();
+  CHECK(map.size() == 0);
+  CHECK(map.find(expected.begin()->first) == -1);
+}
 
 // ---------------------------------------------------------------------------------------------------
 // prompt_lookup_drafter
