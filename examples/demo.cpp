@@ -115,7 +115,8 @@ void usage() {
       "  --seed N          seed of the prompts and of every random decision (default 1)\n"
       "  --temperature T   the sampled rows' temperature, > 0 (default 1; 0 prints greedy rows only)\n"
       "  --max-tokens N    tokens generated per prompt (default 96)\n"
-      "  --drafter NAME    one of: greedy-chain sampled-chain dynamic-tree tree-with tree-without none\n"
+      "  --drafter NAME    one of: greedy-chain sampled-chain dynamic-tree tree-with tree-without\n"
+      "                    prompt-lookup ngram-cache suffix-tree none\n"
       "                    (default: all)");
 }
 
@@ -224,6 +225,21 @@ int main(int argc, char** argv) {
     o.branching = {3, 2, 1};
     specdec::sampled_tree_drafter<toy_draft_model, draft_scheme::sampled_without_replacement> d(draft, o);
     run_pair("sampled tree, w/o repl.", "rrs", d, rrs, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("prompt-lookup")) {
+    specdec::prompt_lookup_drafter d;
+    run_pair("prompt lookup", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("ngram-cache")) {
+    specdec::ngram_cache_drafter d;
+    run_pair("n-gram cache", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
+    any = true;
+  }
+  if (wanted("suffix-tree")) {
+    specdec::suffix_tree_drafter d;
+    run_pair("suffix tree", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("none")) {

@@ -164,8 +164,19 @@ void bm_sampled_tree(benchmark::State& state) {
   run_steps(state, drafter, verifier, state.range(0), 1.0f);
 }
 
+// Model-free drafters over a periodic context, so that every lookup matches.
+template <class Drafter>
+void bm_lookup(benchmark::State& state) {
+  Drafter drafter;
+  specdec::one_hot_verifier verifier;
+  run_steps(state, drafter, verifier, state.range(0), 0.0f);
+}
+
 }  // namespace
 
+BENCHMARK(bm_lookup<specdec::prompt_lookup_drafter>)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_lookup<specdec::ngram_cache_drafter>)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_lookup<specdec::suffix_tree_drafter>)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_greedy_chain)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_sampled_chain)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_dynamic_tree)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);

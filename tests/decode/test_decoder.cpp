@@ -83,6 +83,33 @@ TEST_CASE("greedy speculative decoding equals autoregressive greedy for every dr
   require_greedy_identity("tree without replacement + rrs", distinct, rrs, 1.3);
   require_greedy_identity("tree without replacement + one-hot", distinct, one_hot, 1.3);
   require_greedy_identity("no drafts + one-hot", none, one_hot, 1.0);
+  // Model-free drafters: greedy toy generations fall into cycles that lookups predict.
+  specdec::prompt_lookup_drafter lookup;
+  specdec::ngram_cache_drafter cache;
+  specdec::suffix_tree_drafter suffix;
+  require_greedy_identity("prompt lookup + one-hot", lookup, one_hot, 1.3);
+  require_greedy_identity("prompt lookup + greedy", lookup, greedy, 1.3);
+  require_greedy_identity("n-gram cache + one-hot", cache, one_hot, 1.3);
+  require_greedy_identity("suffix tree + one-hot", suffix, one_hot, 1.3);
+}
+
+TEST_CASE("a lookup with no match drafts nothing and the step still emits one token") {
+  toy_target target(specdec_test::toy_target_model(), 3);
+  specdec::prompt_lookup_drafter lookup;
+  specdec::one_hot_verifier verifier;
+  specdec::speculative_decoder decoder(target, lookup, verifier);
+  request_options o;
+  o.max_new_tokens = 1;
+  o.params.temperature = 1.0f;
+  // Distinct tokens: no suffix occurred before. max_new_tokens 1 would trim drafting anyway, so also
+  // check a longer request's first step.
+  const std::vector<token_id> prompt{1, 2, 3, 4, 5};
+  REQUIRE(decoder.generate(prompt, o).size() == 1);
+  o.max_new_tokens = 10;
+  decoder.add_request(0, prompt, o);
+  decoder.step();
+  REQUIRE(decoder.tokens(0).size() == 1);
+  REQUIRE(decoder.stats().drafted == 0);
 }
 
 TEST_CASE("the same seed gives the same tokens, another seed other tokens") {

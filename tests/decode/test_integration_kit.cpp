@@ -134,6 +134,20 @@ TEST_CASE("every drafter passes the integration kit with the rules it is lossles
   expect_pass("tree without replacement + rrs, T 0.7 top-p 0.9", check(target, distinct, rrs, config_for(0.7f, 7, 0.9f)));
   expect_pass("dynamic tree + one-hot, T 1", check(target, dynamic, one_hot, config_for(1.0f, 8)));
   expect_pass("greedy chain + one-hot, T 0.7", check(target, greedy, one_hot, config_for(0.7f, 9)));
+  // Model-free drafters: lookups over the request's own (short) context and earlier generations.
+  specdec::suffix_tree_drafter suffix;
+  specdec::ngram_cache_drafter cache;
+  auto lookup_config = config_for(0.5f, 10);
+  lookup_config.prompt = {3, 7, 1, 3, 7, 1, 3, 7};  // a repetitive prompt, so lookups find matches
+  const auto suffix_report = check(target, suffix, one_hot, lookup_config);
+  INFO("suffix tree + one-hot, T 0.5: " << suffix_report.text());
+  REQUIRE(suffix_report.passes());
+  REQUIRE(suffix_report.speculative.drafted > 0);
+  lookup_config.seed = 13;
+  const auto cache_report = check(target, cache, one_hot, lookup_config);
+  INFO("n-gram cache + one-hot, T 0.5: " << cache_report.text());
+  REQUIRE(cache_report.passes());
+  REQUIRE(cache_report.speculative.drafted > 0);
 }
 
 TEST_CASE("the kit fails backends with a wrong position, mask or commit") {
