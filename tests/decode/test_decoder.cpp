@@ -79,7 +79,9 @@ TEST_CASE("greedy speculative decoding equals autoregressive greedy for every dr
   require_greedy_identity("sampled chain + rrs", sampled, rrs, 1.3);
   require_greedy_identity("dynamic tree + one-hot", tree, one_hot, 1.3);
   require_greedy_identity("dynamic tree + greedy", tree, greedy, 1.3);
+  require_greedy_identity("sampled chain + one-hot", sampled, one_hot, 1.3);
   require_greedy_identity("tree with replacement + multi-draft", multi, multi_rule, 1.3);
+  require_greedy_identity("tree with replacement + one-hot", multi, one_hot, 1.3);
   require_greedy_identity("tree without replacement + rrs", distinct, rrs, 1.3);
   require_greedy_identity("tree without replacement + one-hot", distinct, one_hot, 1.3);
   require_greedy_identity("no drafts + one-hot", none, one_hot, 1.0);

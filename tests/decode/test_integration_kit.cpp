@@ -134,6 +134,10 @@ TEST_CASE("every drafter passes the integration kit with the rules it is lossles
   expect_pass("tree without replacement + rrs, T 0.7 top-p 0.9", check(target, distinct, rrs, config_for(0.7f, 7, 0.9f)));
   expect_pass("dynamic tree + one-hot, T 1", check(target, dynamic, one_hot, config_for(1.0f, 8)));
   expect_pass("greedy chain + one-hot, T 0.7", check(target, greedy, one_hot, config_for(0.7f, 9)));
+  expect_pass("sampled chain + multi-draft, T 1", check(target, chain, multi_rule, config_for(1.0f, 14)));
+  expect_pass("sampled chain + one-hot, T 1", check(target, chain, one_hot, config_for(1.0f, 15)));
+  expect_pass("tree with replacement + one-hot, T 1", check(target, multi, one_hot, config_for(1.0f, 16)));
+  expect_pass("tree without replacement + one-hot, T 0.7", check(target, distinct, one_hot, config_for(0.7f, 17)));
   // Model-free drafters: lookups over the request's own (short) context and earlier generations.
   specdec::suffix_tree_drafter suffix;
   specdec::ngram_cache_drafter cache;
@@ -148,6 +152,12 @@ TEST_CASE("every drafter passes the integration kit with the rules it is lossles
   INFO("n-gram cache + one-hot, T 0.5: " << cache_report.text());
   REQUIRE(cache_report.passes());
   REQUIRE(cache_report.speculative.drafted > 0);
+  specdec::prompt_lookup_drafter lookup;
+  lookup_config.seed = 18;
+  const auto lookup_report = check(target, lookup, one_hot, lookup_config);
+  INFO("prompt lookup + one-hot, T 0.5: " << lookup_report.text());
+  REQUIRE(lookup_report.passes());
+  REQUIRE(lookup_report.speculative.drafted > 0);
 }
 
 TEST_CASE("the kit fails backends with a wrong position, mask or commit") {
