@@ -8,3 +8,5 @@
 #include "specdec/specdec.hpp"
 
 #include "specdec/cuda/status.cuh"
+#include "specdec/cuda/sampling.cuh"
+#include "specdec/cuda/verify.cuh"

@@ -1,0 +1,378 @@
+//! Batched verification from logits on the device: greedy and one-hot rules on any tree and speculative
+//! sampling on a chain, each walking the tree inside one kernel and reading only the rows on the path.
+#pragma once
+
+#if !defined(__CUDACC__)
+#error "specdec/cuda/ headers contain CUDA code: compile this translation unit with nvcc (a .cu file)."
+#endif
+
+#include <cub/block/block_scan.cuh>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "specdec/core/philox.hpp"
+#include "specdec/core/random.hpp"
+#include "specdec/core/types.hpp"
+#include "specdec/cuda/detail/device_math.cuh"
+#include "specdec/cuda/detail/processed_row.cuh"
+#include "specdec/cuda/detail/row_reduce.cuh"
+#include "specdec/cuda/status.cuh"
+#include "specdec/sampling/sampling_params.hpp"
+#include "specdec/tree/token_tree.hpp"
+#include "specdec/tree/token_tree_batch.hpp"
+
+namespace specdec {
+inline namespace v0 {
+namespace cuda {
+
+//! Where a batched verification writes its outcome: device arrays, the per-node ones ragged like the
+//! batch's tree nodes (request b owns entries `[offsets[b], offsets[b + 1])`, enough for any outcome:
+//! a path has at most N nodes and a step emits at most N tokens).
+struct verify_outputs {
+  //! `path[offsets[b] + d]` for d in [0, accepted[b]]: the accepted node at depth d, local to the
+  //! tree (d = 0 is the root, 0). As `verify_result::path`.
+  std::int32_t* path = nullptr;
+  //! `tokens[offsets[b] + j]` for j < emitted[b]: the accepted drafts, then the correction or bonus
+  //! (absent when a stop token among the drafts ended emission). As `verify_result::tokens`.
+  token_id* tokens = nullptr;
+  //! Optional: log p of each emitted token, as `verify_result::logprobs` (float rounding aside).
+  float* logprobs = nullptr;
+  //! `[B]`: accepted draft tokens, `verify_result::accepted()`; -1 when the request asked for top-p,
+  //! which the device does not implement (nothing else is written for it).
+  std::int32_t* accepted = nullptr;
+  //! Optional `[B]`: emitted tokens (accepted + 1, or accepted when a stop token ended emission).
+  std::int32_t* emitted = nullptr;
+  //! Optional `[B]`: 1 when emission ended at a stop token, as `verify_result::stopped`.
+  std::uint8_t* stopped = nullptr;
+};
+
+//! Optional stop tokens, in device memory: request b's are `tokens[offsets[b], offsets[b + 1])`;
+//! null `offsets` means none.
+struct stop_token_lists {
+  const std::int32_t* offsets = nullptr;
+  const token_id* tokens = nullptr;
+};
+
+//! Threads per block of the verification kernels (one block per request).
+inline constexpr int verify_block_size = 512;
+
+namespace detail {
+
+//! The rule a verification kernel applies when the request is not greedy.
+enum class tree_rule : std::uint8_t { greedy, one_hot, chain };
+
+template <int Block>
+struct verify_storage {
+  process_storage<Block> process;
+  typename cub::BlockScan<std::int32_t, Block>::TempStorage scan;
+  std::int32_t children[max_tree_nodes];  // the current node's children, rank order
+  token_id child_tokens[max_tree_nodes];  // their tokens
+  std::int32_t next_node;                 // the accepted child, or -1 when the walk ends
+};
+
+__device__ __forceinline__ bool is_stop(const stop_token_lists& stops, index_t request, token_id token) {
+  if (stops.offsets == nullptr) return false;
+  for (std::int32_t k = stops.offsets[request]; k < stops.offsets[request + 1]; ++k) {
+    if (stops.tokens[k] == token) return true;
+  }
+  return false;
+}
+
+//! Writes the children of `node` (the nodes j > node with parent j == node, increasing j: rank order)
+//! and their tokens to shared memory and returns their count to every thread. Thread mapping: the
+//! nodes after `node` in chunks of Block, thread t testing node start + t; a BlockScan turns the flags
+//! into positions. O(N / Block) steps.
+template <int Block>
+__device__ std::int32_t collect_children(const token_tree_view& tree, std::int32_t node, verify_storage<Block>& s) {
+  const auto n = static_cast<std::int32_t>(tree.size());
+  std::int32_t count = 0;
+  for (std::int32_t start = node + 1; start < n; start += Block) {
+    const std::int32_t j = start + static_cast<std::int32_t>(threadIdx.x);
+    const std::int32_t flag = j < n && tree.parent(j) == node ? 1 : 0;
+    std::int32_t position = 0;
+    std::int32_t total = 0;
+    __syncthreads();  // scan storage reuse
+    cub::BlockScan<std::int32_t, Block>(s.scan).ExclusiveSum(flag, position, total);
+    if (flag != 0) {
+      s.children[count + position] = j;
+      s.child_tokens[count + position] = tree.token(j);
+    }
+    count += total;
+  }
+  __syncthreads();  // the lists are complete
+  return count;
+}
+
+// Residual key of the one-hot rule: p with the children's tokens zeroed.
+template <int Block>
+struct one_hot_residual_key {
+  processed_row row;
+  const token_id* child_tokens;
+  std::int32_t count;
+  __device__ __forceinline__ float operator()(std::int32_t i, float l) const {
+    for (std::int32_t k = 0; k < count; ++k) {
+      if (child_tokens[k] == i) return 0.0f;
+    }
+    return row.p(l);
+  }
+};
+
+// Residual key of the chain rule: max(0, p - q), as the CPU computes it in float.
+struct chain_residual_key {
+  processed_row row;
+  const float* q;  // the q row of the rejected draft's parent
+  __device__ __forceinline__ float operator()(std::int32_t i, float l) const {
+    return fmaxf(0.0f, __fsub_rn(row.p(l), q[i]));
+  }
+};
+
+// p with one token zeroed (the chain rule's fallback), or p itself (excluded = -1: the bonus).
+struct target_key {
+  processed_row row;
+  token_id excluded;
+  __device__ __forceinline__ float operator()(std::int32_t i, float l) const { return i == excluded ? 0.0f : row.p(l); }
+};
+
+//! One block per request (blockIdx.x = b). The block walks request b's tree from the root: at each
+//! node it reads the node's row once for its statistics (max, argmax, Z: one pass; top-k adds four
+//! radix-select passes, top-k or min-p one more), thread 0 takes the rule's decision over the
+//! children (a few scalar reads: p(x) needs only the child's logit once Z is known), and the walk
+//! descends; only at the end does one more pass sample the correction or bonus. Rows off the path are
+//! never read, and no probability row is written.
+template <tree_rule Rule, int Block, class T>
+__global__ void __launch_bounds__(Block)
+    verify_tree_kernel(token_tree_batch_view trees, const T* logits, std::int32_t vocab, const float* draft_probs,
+                       const sampling_params* params, const random_address* addresses, stop_token_lists stops,
+                       verify_outputs out) {
+  __shared__ verify_storage<Block> s;
+  const index_t b = blockIdx.x;
+  const token_tree_view tree = trees.tree(b);
+  const index_t first = trees.offsets().begin(b);  // request b's rows and output entries start here
+  const auto n = static_cast<std::int32_t>(tree.size());
+  sampling_params request{};
+  request.temperature = 0.0f;  // the greedy rule
+  random_address address{};
+  if constexpr (Rule != tree_rule::greedy) {
+    request = params[b];
+    address = addresses[b];
+  }
+  const bool greedy = request.temperature == 0.0f;
+  if (n <= 0 || (!greedy && uses_top_p(request))) {
+    if (threadIdx.x == 0) {
+      out.accepted[b] = n <= 0 ? 0 : -1;
+      if (out.emitted != nullptr) out.emitted[b] = 0;
+      if (out.stopped != nullptr) out.stopped[b] = 0;
+    }
+    return;
+  }
+  // Thread 0's walk state (the other threads learn the node through s.next_node).
+  std::int32_t depth = 0;
+  std::int32_t emitted = 0;
+  bool stopped = false;
+  if (threadIdx.x == 0) out.path[first] = 0;
+  for (std::int32_t node = 0;;) {
+    const T* row = logits + (first + node) * vocab;  // row of flat node first + node
+    std::int32_t count = 0;
+    if constexpr (Rule == tree_rule::chain) {
+      count = node + 1 < n ? 1 : 0;  // a chain: node's only child is node + 1
+      if (threadIdx.x == 0 && count == 1) {
+        s.children[0] = node + 1;
+        s.child_tokens[0] = tree.token(node + 1);
+      }
+    } else {
+      count = collect_children<Block>(tree, node, s);
+    }
+    // The decision: an accepted child (thread 0 emits it and continues from it), or the final token.
+    std::int32_t accepted_child = -1;
+    token_id final_token = no_token;
+    float final_logprob = 0.0f;
+    float child_logprob = 0.0f;
+    if (greedy) {
+      const row_stats stats = block_row_stats<Block>(row, vocab, 1.0f, s.process.pass);
+      if (threadIdx.x == 0) {
+        const float logprob = -logf(stats.sum);  // max - logsumexp = -log(sum exp(l - max))
+        for (std::int32_t k = 0; k < count; ++k) {
+          if (s.child_tokens[k] == stats.index) {
+            accepted_child = s.children[k];
+            break;
+          }
+        }
+        child_logprob = logprob;
+        final_token = stats.index;
+        final_logprob = logprob;
+      }
+    } else if constexpr (Rule != tree_rule::greedy) {
+      const processed_row p = block_process_row<Block>(row, vocab, request, s.process);
+      if (threadIdx.x == 0) {
+        if constexpr (Rule == tree_rule::one_hot) {
+          // Try the children in rank order against r = p with the rejected tokens zeroed; r is kept as
+          // the remaining mass, and renormalisation is the test u * mass <= r(x).
+          double mass = 1.0;
+          for (std::int32_t k = 0; k < count; ++k) {
+            const token_id x = s.child_tokens[k];
+            bool zeroed = false;  // an earlier (so rejected) sibling had the same token
+            for (std::int32_t e = 0; e < k; ++e) zeroed = zeroed || s.child_tokens[e] == x;
+            const double rx = zeroed ? 0.0 : static_cast<double>(p.p(to_float(row[x])));
+            const double u = uniform_double(address.at(static_cast<std::uint32_t>(s.children[k]), purpose::accept));
+            if (rx > 0.0 && u * mass <= rx) {
+              accepted_child = s.children[k];
+              child_logprob = static_cast<float>(log(rx));
+              break;
+            }
+            if (!zeroed) mass = fmax(0.0, mass - rx);
+          }
+        } else if (count == 1) {  // chain: accept x iff u <= p(x) / q(x), q(x) = 0 rejecting
+          const token_id x = s.child_tokens[0];
+          const float qx = draft_probs[(first + node) * vocab + x];
+          const float px = p.p(to_float(row[x]));
+          const double u = uniform_double(address.at(static_cast<std::uint32_t>(node + 1), purpose::accept));
+          if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(px)) {
+            accepted_child = node + 1;
+            child_logprob = static_cast<float>(log(static_cast<double>(px)));
+          }
+        }
+        s.next_node = accepted_child;
+      }
+      __syncthreads();
+      if (s.next_node < 0) {
+        // Every child rejected (the residual, at (node, residual)) or a leaf (the bonus, at (node, bonus)).
+        scored_index best = no_candidate();
+        if (count == 0) {
+          target_key key{p, -1};
+          best = block_row_race<race_kind::exponential, Block>(row, vocab, address.at(static_cast<std::uint32_t>(node), purpose::bonus), key, s.process.pass);
+        } else {
+          const random_address at = address.at(static_cast<std::uint32_t>(node), purpose::residual);
+          if constexpr (Rule == tree_rule::one_hot) {
+            one_hot_residual_key<Block> key{p, s.child_tokens, count};
+            best = block_row_race<race_kind::exponential, Block>(row, vocab, at, key, s.process.pass);
+            if (best.index < 0) {  // the residual rounded to nothing: sample p
+              target_key fallback{p, -1};
+              best = block_row_race<race_kind::exponential, Block>(row, vocab, at, fallback, s.process.pass);
+            }
+          } else {
+            chain_residual_key key{p, draft_probs + (first + node) * vocab};
+            best = block_row_race<race_kind::exponential, Block>(row, vocab, at, key, s.process.pass);
+            if (best.index < 0) {  // the residual rounded to nothing: p without the rejected token
+              target_key fallback{p, s.child_tokens[0]};
+              best = block_row_race<race_kind::exponential, Block>(row, vocab, at, fallback, s.process.pass);
+            }
+          }
+        }
+        if (threadIdx.x == 0) {
+          final_token = best.index;
+          final_logprob = best.index >= 0 ? static_cast<float>(log(static_cast<double>(p.p(to_float(row[best.index]))))) : 0.0f;
+        }
+      }
+    }
+    // Thread 0 emits; the block follows s.next_node.
+    if (threadIdx.x == 0) {
+      std::int32_t next = -1;
+      if (accepted_child >= 0) {
+        const token_id x = tree.token(accepted_child);
+        ++depth;
+        out.path[first + depth] = accepted_child;
+        out.tokens[first + emitted] = x;
+        if (out.logprobs != nullptr) out.logprobs[first + emitted] = child_logprob;
+        ++emitted;
+        stopped = is_stop(stops, b, x);
+        if (!stopped) next = accepted_child;
+      } else {
+        out.tokens[first + emitted] = final_token;
+        if (out.logprobs != nullptr) out.logprobs[first + emitted] = final_logprob;
+        ++emitted;
+        stopped = is_stop(stops, b, final_token);
+      }
+      if (next < 0) {
+        out.accepted[b] = depth;
+        if (out.emitted != nullptr) out.emitted[b] = emitted;
+        if (out.stopped != nullptr) out.stopped[b] = stopped ? 1 : 0;
+      }
+      s.next_node = next;
+    }
+    __syncthreads();
+    node = s.next_node;
+    if (node < 0) return;
+  }
+}
+
+template <tree_rule Rule, class T>
+[[nodiscard]] cudaError_t launch_verify(const token_tree_batch_view& trees, const T* logits, std::int32_t vocab,
+                                        const float* draft_probs, const sampling_params* params,
+                                        const random_address* addresses, const stop_token_lists& stops,
+                                        const verify_outputs& out, cudaStream_t stream) {
+  static_assert(is_logit_type<T>, "logits must be float, __half or __nv_bfloat16");
+  const index_t batch = trees.batch_size();
+  if (batch < 0 || batch > 0x7fffffff || vocab <= 0 || out.path == nullptr || out.tokens == nullptr ||
+      out.accepted == nullptr) {
+    return cudaErrorInvalidValue;
+  }
+  if (Rule != tree_rule::greedy && (params == nullptr || addresses == nullptr)) return cudaErrorInvalidValue;
+  if (Rule == tree_rule::chain && draft_probs == nullptr) return cudaErrorInvalidValue;
+  if (batch == 0) return cudaSuccess;
+  verify_tree_kernel<Rule, verify_block_size><<<static_cast<unsigned int>(batch), verify_block_size, 0, stream>>>(
+      trees, logits, vocab, draft_probs, params, addresses, stops, out);
+  return cudaGetLastError();
+}
+
+} // namespace detail
+
+//! Greedy verification of a ragged batch of trees from logits: the CPU's `greedy_verifier` per request.
+//! `trees` is a `token_tree_batch_view` over device arrays (offsets, tokens, parents, depths: the
+//! `[B + 1]` CSR offsets and `[total_nodes]` node arrays; its batch size is read on the host from the
+//! view, the offsets themselves only on the device); `logits` is `[total_nodes, vocab]` row-major in
+//! device memory, row `offsets[b] + i` judging node i's children. From the root, descend into the first
+//! child (rank order) whose token is the row's argmax (ties to the lowest id); emit the argmax at the
+//! last accepted node. One block of `verify_block_size` threads per request; each row on the path is
+//! read once (16-byte vectors, `row_unroll` in flight per thread), so a request reads accepted + 1
+//! rows. Logprobs are the unprocessed log-softmax. Preconditions (not checked on the device): valid
+//! trees (topological order, parents local to each tree, at most `max_tree_nodes` nodes) and valid
+//! rows (finite or -inf, one finite). Returns cudaErrorInvalidValue for a null required output or
+//! vocab <= 0, else the launch status. No allocation, no synchronisation, capturable in a graph.
+template <class T>
+[[nodiscard]] cudaError_t verify_greedy(const token_tree_batch_view& trees, const T* logits, std::int32_t vocab,
+                                        const verify_outputs& out, const stop_token_lists& stops = {},
+                                        cudaStream_t stream = nullptr) {
+  return detail::launch_verify<detail::tree_rule::greedy>(trees, logits, vocab, nullptr, nullptr, nullptr, stops, out,
+                                                          stream);
+}
+
+//! One-hot ("target-only") tree verification from logits: the CPU's `one_hot_verifier` per request,
+//! at the same Philox addresses (child c's uniform at (c, accept), the residual at (node, residual),
+//! the bonus at (leaf, bonus); `addresses[b]` gives seed, request and step). `params[b]` (device) is
+//! request b's processing: temperature (0 selects the greedy rule), top-k, min-p; top-p is not
+//! implemented on the device (`accepted[b] = -1`). At a node the block computes the row's statistics
+//! in one pass, thread 0 tries the children against the running residual mass (p(x) from one logit
+//! each), and only a rejection of every child or a leaf costs one more pass (the exponential race over
+//! r or p; the children's tokens are excluded by a scan of the shared child list). Same tokens as the
+//! CPU up to float near-ties. Layout, mapping and errors as `verify_greedy`; `params` and `addresses`
+//! are required.
+template <class T>
+[[nodiscard]] cudaError_t verify_one_hot(const token_tree_batch_view& trees, const T* logits, std::int32_t vocab,
+                                         const sampling_params* params, const random_address* addresses,
+                                         const verify_outputs& out, const stop_token_lists& stops = {},
+                                         cudaStream_t stream = nullptr) {
+  return detail::launch_verify<detail::tree_rule::one_hot>(trees, logits, vocab, nullptr, params, addresses, stops, out,
+                                                           stream);
+}
+
+//! Speculative sampling on chains, fused from logits: the CPU's `chain_verifier` per request (every
+//! tree must be a chain, parent(i) == i - 1: not checked on the device). `draft_probs` is the float
+//! `[total_nodes, vocab]` q tensor (row `offsets[b] + i`: the distribution node i's child was drawn
+//! from). Accept x_i iff u <= p(x_i) / q(x_i) with u at (i, accept); at the first rejection sample
+//! max(0, p - q) at (parent, residual) (falling back to p without x when it rounds to nothing), or
+//! after a full acceptance the bonus from p at (last node, bonus). p is never written: each decision
+//! reads one logit and one q entry after the row's statistics pass, and the residual pass reads the p
+//! and q rows once. Layout, mapping and errors as `verify_one_hot`.
+template <class T>
+[[nodiscard]] cudaError_t verify_chain(const token_tree_batch_view& trees, const T* logits, std::int32_t vocab,
+                                       const float* draft_probs, const sampling_params* params,
+                                       const random_address* addresses, const verify_outputs& out,
+                                       const stop_token_lists& stops = {}, cudaStream_t stream = nullptr) {
+  return detail::launch_verify<detail::tree_rule::chain>(trees, logits, vocab, draft_probs, params, addresses, stops,
+                                                         out, stream);
+}
+
+} // namespace cuda
+} // namespace v0
+} // namespace specdec
