@@ -10,3 +10,5 @@
 #include "specdec/cuda/status.cuh"
 #include "specdec/cuda/sampling.cuh"
 #include "specdec/cuda/verify.cuh"
+#include "specdec/cuda/tree_flatten.cuh"
+#include "specdec/cuda/kv_compaction.cuh"
