@@ -68,7 +68,8 @@ struct verify_storage {
   typename cub::BlockScan<std::int32_t, Block>::TempStorage scan;
   std::int32_t children[max_tree_nodes];  // the current node's children, rank order
   token_id child_tokens[max_tree_nodes];  // their tokens
-  std::int32_t next_node;                 // the accepted child, or -1 when the walk ends
+  std::int32_t decision;                  // thread 0's accepted child at this node, or -1
+  std::int32_t next_node;                 // the node the walk continues from, or -1 when it ends
 };
 
 __device__ __forceinline__ bool is_stop(const stop_token_lists& stops, index_t request, token_id token) {
@@ -232,10 +233,12 @@ __global__ void __launch_bounds__(Block)
             child_logprob = static_cast<float>(log(static_cast<double>(px)));
           }
         }
-        s.next_node = accepted_child;
+        s.decision = accepted_child;
       }
       __syncthreads();
-      if (s.next_node < 0) {
+      // s.decision and s.next_node are separate words: thread 0 rewrites s.next_node below while other
+      // threads may still be reading s.decision (its next write comes after this node's next barrier).
+      if (s.decision < 0) {
         // Every child rejected (the residual, at (node, residual)) or a leaf (the bonus, at (node, bonus)).
         scored_index best = no_candidate();
         if (count == 0) {
