@@ -65,6 +65,7 @@ struct case_options {
   std::size_t vocab = 257;
   std::int32_t max_nodes = 16;
   bool chains = false;     //!< every tree a chain, with q rows
+  bool with_q = false;     //!< q rows for any tree (multi-draft)
   bool sampling = false;   //!< random sampling parameters (else greedy)
   float scale = 3.0f;      //!< logit spread: larger is peakier, so more drafts are accepted
   std::uint64_t seed = 1;
@@ -128,7 +129,7 @@ inline verify_case make_verify_case(const case_options& o) {
     }
     c.stop_offsets.push_back(static_cast<std::int32_t>(c.stop_tokens.size()));
   }
-  if (o.chains) {  // q: a perturbed softmax of the target row, renormalised in float
+  if (o.chains || o.with_q) {  // q: a perturbed softmax of the target row, renormalised in float
     c.q.resize(c.logits.size());
     for (std::size_t r = 0; r < c.total(); ++r) {
       double sum = 0.0;

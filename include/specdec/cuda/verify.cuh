@@ -57,10 +57,14 @@ struct stop_token_lists {
 //! Threads per block of the verification kernels (one block per request).
 inline constexpr int verify_block_size = 512;
 
+//! The most children a node may have in `verify_multi_draft` (each rejection keeps one residual
+//! normaliser in shared memory); a request with a wider node gets `accepted = -1`.
+inline constexpr std::int32_t max_multi_draft_children = 64;
+
 namespace detail {
 
 //! The rule a verification kernel applies when the request is not greedy.
-enum class tree_rule : std::uint8_t { greedy, one_hot, chain };
+enum class tree_rule : std::uint8_t { greedy, one_hot, chain, multi_draft };
 
 template <int Block>
 struct verify_storage {
@@ -68,6 +72,7 @@ struct verify_storage {
   typename cub::BlockScan<std::int32_t, Block>::TempStorage scan;
   std::int32_t children[max_tree_nodes];  // the current node's children, rank order
   token_id child_tokens[max_tree_nodes];  // their tokens
+  double inv[max_multi_draft_children + 1];  // multi-draft: 1 / the mass of each residual (see residual_at)
   std::int32_t decision;                  // thread 0's accepted child at this node, or -1
   std::int32_t next_node;                 // the node the walk continues from, or -1 when it ends
 };
@@ -128,6 +133,80 @@ struct chain_residual_key {
   }
 };
 
+//! The multi-draft residual after k rejections at one entry, exactly as the CPU's
+//! `multi_draft_verifier` builds it in double: A_0 = p * inv[0] (p normalised), and
+//! A_j = max(0, A_{j-1} - q) * inv[j] (the renormalised residual; inv[j] = 1 when the mass was 0).
+__device__ __forceinline__ double residual_at(double p, float q, const double* inv, std::int32_t k) {
+  double a = p * inv[0];
+  for (std::int32_t j = 1; j <= k; ++j) a = fmax(0.0, a - static_cast<double>(q)) * inv[j];
+  return a;
+}
+
+// p(l) in double (the mass that normalises r = p).
+struct target_double_key {
+  processed_row row;
+  __device__ __forceinline__ double operator()(std::int32_t, float l) const { return static_cast<double>(row.p(l)); }
+};
+
+// max(0, A_k - q): the unnormalised residual after rejecting child k (its sum is 1 / inv[k + 1]).
+struct multi_step_key {
+  processed_row row;
+  const float* q;
+  const double* inv;
+  std::int32_t k;
+  __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
+    return fmax(0.0, residual_at(static_cast<double>(row.p(l)), q[i], inv, k) - static_cast<double>(q[i]));
+  }
+};
+
+// A_k: the residual the final token is sampled from after k rejections.
+struct multi_residual_key {
+  processed_row row;
+  const float* q;
+  const double* inv;
+  std::int32_t k;
+  __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
+    return residual_at(static_cast<double>(row.p(l)), q[i], inv, k);
+  }
+};
+
+//! The multi-draft (with replacement) rule at one node, block-wide: thread 0 tests child k against
+//! A_k (child 0 against p itself, as the CPU's lazy first test), and each rejection costs one pass
+//! (two for the first) summing the next residual's mass into `s.inv`. Sets `s.decision` and, on thread
+//! 0, the accepted child and its log p.
+template <int Block, class T, class Storage>
+__device__ void multi_draft_decide(const T* row, std::int32_t vocab, const processed_row& p, const float* q,
+                                   std::int32_t count, const random_address& address, Storage& s,
+                                   std::int32_t& accepted_child, float& child_logprob) {
+  if (count == 0 && threadIdx.x == 0) s.decision = -1;  // a leaf: the bonus
+  for (std::int32_t k = 0; k < count; ++k) {
+    if (threadIdx.x == 0) {
+      const token_id x = s.child_tokens[k];
+      const float qx = q[x];
+      const float px = p.p(to_float(row[x]));
+      const double rx = k == 0 ? static_cast<double>(px) : residual_at(static_cast<double>(px), qx, s.inv, k);
+      const double u = uniform_double(address.at(static_cast<std::uint32_t>(s.children[k]), purpose::accept));
+      const bool accept = qx > 0.0f && u * static_cast<double>(qx) <= rx;
+      s.decision = accept ? s.children[k] : -1;
+      if (accept) {
+        accepted_child = s.children[k];
+        child_logprob = static_cast<float>(log(static_cast<double>(px)));
+      }
+    }
+    __syncthreads();
+    if (s.decision >= 0) return;  // its next write follows the passes' barriers below
+    if (k == 0) {
+      target_double_key mass{p};
+      const double sum = block_row_sum<Block>(row, vocab, mass, s.process.pass);
+      if (threadIdx.x == 0) s.inv[0] = 1.0 / sum;
+    }
+    multi_step_key step{p, q, s.inv, k};
+    const double sum = block_row_sum<Block>(row, vocab, step, s.process.pass);  // opens with a barrier
+    if (threadIdx.x == 0) s.inv[k + 1] = sum > 0.0 ? 1.0 / sum : 1.0;  // a zero mass stays untouched
+  }
+  // The caller's barrier publishes s.inv[count] before the final race reads it.
+}
+
 // p with one token zeroed (the chain rule's fallback), or p itself (excluded = -1: the bonus).
 struct target_key {
   processed_row row;
@@ -159,7 +238,7 @@ __global__ void __launch_bounds__(Block)
     address = addresses[b];
   }
   const bool greedy = request.temperature == 0.0f;
-  if (n <= 0 || (!greedy && uses_top_p(request))) {
+  if (n <= 0 || (!greedy && uses_top_p(request))) {  // top-p: unsupported on the device
     if (threadIdx.x == 0) {
       out.accepted[b] = n <= 0 ? 0 : -1;
       if (out.emitted != nullptr) out.emitted[b] = 0;
@@ -183,6 +262,14 @@ __global__ void __launch_bounds__(Block)
       }
     } else {
       count = collect_children<Block>(tree, node, s);
+      if (Rule == tree_rule::multi_draft && !greedy && count > max_multi_draft_children) {  // block-uniform
+        if (threadIdx.x == 0) {
+          out.accepted[b] = -1;
+          if (out.emitted != nullptr) out.emitted[b] = 0;
+          if (out.stopped != nullptr) out.stopped[b] = 0;
+        }
+        return;
+      }
     }
     // The decision: an accepted child (thread 0 emits it and continues from it), or the final token.
     std::int32_t accepted_child = -1;
@@ -205,7 +292,10 @@ __global__ void __launch_bounds__(Block)
       }
     } else if constexpr (Rule != tree_rule::greedy) {
       const processed_row p = block_process_row<Block>(row, vocab, request, s.process);
-      if (threadIdx.x == 0) {
+      const float* q = draft_probs != nullptr ? draft_probs + (first + node) * vocab : nullptr;  // node's q row
+      if constexpr (Rule == tree_rule::multi_draft) {
+        multi_draft_decide<Block>(row, vocab, p, q, count, address, s, accepted_child, child_logprob);
+      } else if (threadIdx.x == 0) {
         if constexpr (Rule == tree_rule::one_hot) {
           // Try the children in rank order against r = p with the rejected tokens zeroed; r is kept as
           // the remaining mass, and renormalisation is the test u * mass <= r(x).
@@ -225,7 +315,7 @@ __global__ void __launch_bounds__(Block)
           }
         } else if (count == 1) {  // chain: accept x iff u <= p(x) / q(x), q(x) = 0 rejecting
           const token_id x = s.child_tokens[0];
-          const float qx = draft_probs[(first + node) * vocab + x];
+          const float qx = q[x];
           const float px = p.p(to_float(row[x]));
           const double u = uniform_double(address.at(static_cast<std::uint32_t>(node + 1), purpose::accept));
           if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(px)) {
@@ -253,8 +343,20 @@ __global__ void __launch_bounds__(Block)
               target_key fallback{p, -1};
               best = block_row_race<race_kind::exponential, Block>(row, vocab, at, fallback, s.process.pass);
             }
+          } else if constexpr (Rule == tree_rule::multi_draft) {
+            multi_residual_key key{p, q, s.inv, count};
+            const scored<double> drawn = block_row_race<race_kind::exponential, Block>(row, vocab, at, key, s.process.pass);
+            best = {static_cast<float>(drawn.score), drawn.index};
+            if (best.index < 0) {  // the residual rounded to nothing: p without the children's tokens, then p
+              one_hot_residual_key<Block> fallback{p, s.child_tokens, count};
+              best = block_row_race<race_kind::exponential, Block>(row, vocab, at, fallback, s.process.pass);
+              if (best.index < 0) {
+                target_key last{p, -1};
+                best = block_row_race<race_kind::exponential, Block>(row, vocab, at, last, s.process.pass);
+              }
+            }
           } else {
-            chain_residual_key key{p, draft_probs + (first + node) * vocab};
+            chain_residual_key key{p, q};
             best = block_row_race<race_kind::exponential, Block>(row, vocab, at, key, s.process.pass);
             if (best.index < 0) {  // the residual rounded to nothing: p without the rejected token
               target_key fallback{p, s.child_tokens[0]};
@@ -311,7 +413,7 @@ template <tree_rule Rule, class T>
     return cudaErrorInvalidValue;
   }
   if (Rule != tree_rule::greedy && (params == nullptr || addresses == nullptr)) return cudaErrorInvalidValue;
-  if (Rule == tree_rule::chain && draft_probs == nullptr) return cudaErrorInvalidValue;
+  if ((Rule == tree_rule::chain || Rule == tree_rule::multi_draft) && draft_probs == nullptr) return cudaErrorInvalidValue;
   if (batch == 0) return cudaSuccess;
   verify_tree_kernel<Rule, verify_block_size><<<static_cast<unsigned int>(batch), verify_block_size, 0, stream>>>(
       trees, logits, vocab, draft_probs, params, addresses, stops, out);
@@ -374,6 +476,25 @@ template <class T>
                                        const stop_token_lists& stops = {}, cudaStream_t stream = nullptr) {
   return detail::launch_verify<detail::tree_rule::chain>(trees, logits, vocab, draft_probs, params, addresses, stops,
                                                          out, stream);
+}
+
+//! Multi-draft speculative sampling with replacement on any tree from logits (SpecInfer): the CPU's
+//! `multi_draft_verifier` per request, at its addresses (child c's uniform at (c, accept), the residual
+//! at (node, residual), the bonus at (leaf, bonus)). A node's children were drawn i.i.d. from its q row
+//! (`draft_probs`, float `[total_nodes, vocab]`). With r = p, accept child j iff u_j * q(x_j) <= r(x_j);
+//! on rejection r = norm(max(0, r - q)), kept in double like the CPU; if every child is rejected, sample
+//! r (exponential race in double; p without the children's tokens when r has no positive entry). Cost
+//! at a node: the statistics pass, plus one pass per rejected child (two for the first), plus the final
+//! race; r is never written but recomputed per entry from the k normalisers (O(k) per entry). At most
+//! `max_multi_draft_children` children per node (else `accepted = -1`). Layout, mapping and errors as
+//! `verify_one_hot`.
+template <class T>
+[[nodiscard]] cudaError_t verify_multi_draft(const token_tree_batch_view& trees, const T* logits, std::int32_t vocab,
+                                             const float* draft_probs, const sampling_params* params,
+                                             const random_address* addresses, const verify_outputs& out,
+                                             const stop_token_lists& stops = {}, cudaStream_t stream = nullptr) {
+  return detail::launch_verify<detail::tree_rule::multi_draft>(trees, logits, vocab, draft_probs, params, addresses,
+                                                               stops, out, stream);
 }
 
 } // namespace cuda

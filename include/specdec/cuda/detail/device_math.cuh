@@ -68,26 +68,34 @@ __device__ __forceinline__ float probability(float logit, float max, float tempe
   return static_cast<float>(static_cast<double>(exp_nonpositive(processed_logit(logit, max, temperature))) * inv_sum);
 }
 
-//! A candidate of an argmax-style reduction: the best score seen and its index (-1: none yet). The
-//! winner of two is the higher score, ties to the lower index, so any split of a row across threads
-//! reduces to the sequential scan's answer.
-struct scored_index {
-  float score;
+//! A candidate of an argmax-style reduction: the best score seen (float, or double for the races over
+//! double residuals) and its index (-1: none yet). The winner of two is the higher score, ties to the
+//! lower index, so any split of a row across threads reduces to the sequential scan's answer.
+template <class Score>
+struct scored {
+  Score score;
   std::int32_t index;
 };
 
-__device__ __forceinline__ scored_index no_candidate() { return {neg_inf, -1}; }
+using scored_index = scored<float>;
+
+template <class Score = float>
+__device__ __forceinline__ scored<Score> no_candidate() {
+  return {static_cast<Score>(neg_inf), -1};
+}
 
 //! True when `a` beats `b` (an absent candidate never wins).
-__device__ __forceinline__ bool beats(const scored_index& a, const scored_index& b) {
+template <class Score>
+__device__ __forceinline__ bool beats(const scored<Score>& a, const scored<Score>& b) {
   if (a.index < 0) return false;
   if (b.index < 0) return true;
   return a.score > b.score || (a.score == b.score && a.index < b.index);
 }
 
-//! Binary operator for cub::BlockReduce over scored_index.
+//! Binary operator for cub::BlockReduce over scored candidates.
 struct best_of {
-  __device__ __forceinline__ scored_index operator()(const scored_index& a, const scored_index& b) const {
+  template <class Score>
+  __device__ __forceinline__ scored<Score> operator()(const scored<Score>& a, const scored<Score>& b) const {
     return beats(b, a) ? b : a;
   }
 };

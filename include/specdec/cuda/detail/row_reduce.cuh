@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "specdec/core/philox.hpp"
 #include "specdec/core/random.hpp"
@@ -84,9 +85,13 @@ struct row_pass_storage {
   union {
     typename cub::BlockReduce<row_stats, Block>::TempStorage stats;
     typename cub::BlockReduce<scored_index, Block>::TempStorage best;
+    typename cub::BlockReduce<scored<double>, Block>::TempStorage best_double;
+    typename cub::BlockReduce<double, Block>::TempStorage sum;
   } reduce;
   row_stats stats_result;
   scored_index best_result;
+  scored<double> best_double_result;
+  double sum_result;
 };
 
 //! One pass over `row[0, size)` giving the maximum of the entries that `keep(value)` accepts, the lowest
@@ -149,35 +154,67 @@ enum class race_kind : std::uint8_t {
 //! at `address` (word i % 4 of Philox block i / 4, as the CPU's `sample_gumbel_max` and
 //! `sample_exponential_race`), ties to the lowest index; every thread gets the winner (index -1 when
 //! every entry was skipped). A Philox block is computed only when one of its four entries is a
-//! candidate. `key` is a device functor `float(std::int32_t index, float value)`.
+//! candidate. `key` is a device functor `float(std::int32_t index, float value)`, or returning double
+//! for the race over double weights (scores then in double, as the CPU's `sample_exponential_race<double>`).
 template <race_kind Kind, int Block, class T, class Key>
-__device__ scored_index block_row_race(const T* row, std::int32_t size, const random_address& address, Key& key,
-                                       row_pass_storage<Block>& storage) {
-  scored_index mine = no_candidate();
+__device__ auto block_row_race(const T* row, std::int32_t size, const random_address& address, Key& key,
+                               row_pass_storage<Block>& storage) {
+  using score_type = decltype(key(std::int32_t{0}, 0.0f));
+  static_assert(std::is_same_v<score_type, float> || (std::is_same_v<score_type, double> && Kind == race_kind::exponential),
+                "race keys are float, or double for the exponential race");
+  scored<score_type> mine = no_candidate<score_type>();
   auto visit = [&](std::int32_t first, const float* values, int count) {
     philox_words words{};
     std::uint32_t block_of_words = ~0u;
     for (int j = 0; j < count; ++j) {
       const std::int32_t i = first + j;
-      const float k = key(i, values[j]);
-      if (Kind == race_kind::gumbel ? k == neg_inf : !(k > 0.0f)) continue;
+      const score_type k = key(i, values[j]);
+      if (Kind == race_kind::gumbel ? k == static_cast<score_type>(neg_inf) : !(k > score_type{0})) continue;
       const auto block = static_cast<std::uint32_t>(i) >> 2;  // entry i: word i % 4 of block i / 4
       if (block != block_of_words) {
         words = address.block(block);
         block_of_words = block;
       }
       const float u = uniform_float(words.w[i & 3]);
-      const float score = Kind == race_kind::gumbel ? k + gumbel_from_uniform(u) : k / exponential_from_uniform(u);
-      const scored_index candidate{score, i};
+      score_type score;
+      if constexpr (Kind == race_kind::gumbel) {
+        score = k + gumbel_from_uniform(u);
+      } else {
+        score = k / static_cast<score_type>(exponential_from_uniform(u));
+      }
+      const scored<score_type> candidate{score, i};
       if (beats(candidate, mine)) mine = candidate;
     }
   };
   __syncthreads();
   visit_row<Block>(row, size, visit);
-  const scored_index best = cub::BlockReduce<scored_index, Block>(storage.reduce.best).Reduce(mine, best_of{});
-  if (threadIdx.x == 0) storage.best_result = best;
+  if constexpr (std::is_same_v<score_type, float>) {
+    const scored_index best = cub::BlockReduce<scored_index, Block>(storage.reduce.best).Reduce(mine, best_of{});
+    if (threadIdx.x == 0) storage.best_result = best;
+    __syncthreads();
+    return storage.best_result;
+  } else {
+    const scored<double> best = cub::BlockReduce<scored<double>, Block>(storage.reduce.best_double).Reduce(mine, best_of{});
+    if (threadIdx.x == 0) storage.best_double_result = best;
+    __syncthreads();
+    return storage.best_double_result;
+  }
+}
+
+//! The sum in double of `key(i, value)` over `row[0, size)`, to every thread (a BlockReduce of
+//! per-thread partial sums: the order differs from a sequential sum by rounding only).
+template <int Block, class T, class Key>
+__device__ double block_row_sum(const T* row, std::int32_t size, Key& key, row_pass_storage<Block>& storage) {
+  double mine = 0.0;
+  auto visit = [&](std::int32_t first, const float* values, int count) {
+    for (int j = 0; j < count; ++j) mine += key(first + j, values[j]);
+  };
   __syncthreads();
-  return storage.best_result;
+  visit_row<Block>(row, size, visit);
+  const double all = cub::BlockReduce<double, Block>(storage.reduce.sum).Sum(mine);
+  if (threadIdx.x == 0) storage.sum_result = all;
+  __syncthreads();
+  return storage.sum_result;
 }
 
 } // namespace detail
