@@ -44,7 +44,7 @@ struct top_k_storage {
 //! atomics), and thread 0 walks the 256 bins from the top to the bin holding the k-th. Four passes
 //! over the row.
 template <int Block, class T>
-__device__ float block_top_k_threshold(const T* row, std::int32_t size, std::int32_t k, top_k_storage& storage) {
+__device__ __noinline__ float block_top_k_threshold(const T* row, std::int32_t size, std::int32_t k, top_k_storage& storage) {
   std::uint32_t prefix = 0;  // the digits chosen so far, in place
   std::uint32_t mask = 0;    // the bits those digits occupy
   std::int32_t remaining = k;

@@ -102,7 +102,7 @@ struct row_pass_storage {
 //! probabilities whose decisions compare against uniforms, where its ~1e-6 relative error is a
 //! near-tie effect only.
 template <int Block, class T, class Keep>
-__device__ row_stats block_row_stats(const T* row, std::int32_t size, float inv_t, Keep& keep,
+__device__ __noinline__ row_stats block_row_stats(const T* row, std::int32_t size, float inv_t, Keep& keep,
                                      row_pass_storage<Block>& storage) {
   row_stats mine = empty_stats();
   auto visit = [&](std::int32_t first, const float* values, int count) {
@@ -156,8 +156,10 @@ enum class race_kind : std::uint8_t {
 //! every entry was skipped). A Philox block is computed only when one of its four entries is a
 //! candidate. `key` is a device functor `float(std::int32_t index, float value)`, or returning double
 //! for the race over double weights (scores then in double, as the CPU's `sample_exponential_race<double>`).
+// Not inlined: each (key, row type) pair compiles once however many call sites a kernel has, which
+// keeps the verification kernels' compile time and code size down at the cost of one call per pass.
 template <race_kind Kind, int Block, class T, class Key>
-__device__ auto block_row_race(const T* row, std::int32_t size, const random_address& address, Key& key,
+__device__ __noinline__ auto block_row_race(const T* row, std::int32_t size, const random_address& address, Key& key,
                                row_pass_storage<Block>& storage) {
   using score_type = decltype(key(std::int32_t{0}, 0.0f));
   static_assert(std::is_same_v<score_type, float> || (std::is_same_v<score_type, double> && Kind == race_kind::exponential),
@@ -204,7 +206,7 @@ __device__ auto block_row_race(const T* row, std::int32_t size, const random_add
 //! The sum in double of `key(i, value)` over `row[0, size)`, to every thread (a BlockReduce of
 //! per-thread partial sums: the order differs from a sequential sum by rounding only).
 template <int Block, class T, class Key>
-__device__ double block_row_sum(const T* row, std::int32_t size, Key& key, row_pass_storage<Block>& storage) {
+__device__ __noinline__ double block_row_sum(const T* row, std::int32_t size, Key& key, row_pass_storage<Block>& storage) {
   double mine = 0.0;
   auto visit = [&](std::int32_t first, const float* values, int count) {
     for (int j = 0; j < count; ++j) mine += key(first + j, values[j]);
