@@ -13,3 +13,4 @@
 #include "specdec/cuda/tree_flatten.cuh"
 #include "specdec/cuda/kv_compaction.cuh"
 #include "specdec/cuda/chain_speculative_sampling.cuh"
+#include "specdec/cuda/tree_build.cuh"
