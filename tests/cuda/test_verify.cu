@@ -189,6 +189,25 @@ TEST_CASE("verify_multi_draft draws the multi_draft_verifier's path and tokens",
   REQUIRE(mismatches <= c.batch() / 10000);
 }
 
+TEST_CASE("verify_rrs draws the rrs_verifier's path and tokens", "[cuda][verify]") {
+  specdec::test::case_options o;
+  o.requests = specdec::test::test_cases(10000);
+  o.sampling = true;
+  o.with_q = true;
+  o.distinct_siblings = true;
+  o.seed = 23;
+  const verify_case c = specdec::test::make_verify_case(o);
+  device_case<float> d(c);
+  SPECDEC_CHECK_CUDA(sc::verify_rrs(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), d.q.data(),
+                                    d.params.data(), d.addresses.data(), d.outputs(), d.stops()));
+  const device_results got = download(d);
+  specdec::rrs_verifier rule;
+  const auto want = c.reference(rule);
+  const std::size_t mismatches = count_mismatches("rrs", c, got, want);
+  INFO("mismatching requests: " << mismatches << " of " << c.batch());
+  REQUIRE(mismatches <= c.batch() / 10000);
+}
+
 TEST_CASE("a verify step captured in a CUDA graph replays with new seeds and steps from device memory", "[cuda][verify]") {
   specdec::test::case_options o;
   o.requests = 48;

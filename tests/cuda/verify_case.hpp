@@ -66,6 +66,7 @@ struct case_options {
   std::int32_t max_nodes = 16;
   bool chains = false;     //!< every tree a chain, with q rows
   bool with_q = false;     //!< q rows for any tree (multi-draft)
+  bool distinct_siblings = false;  //!< no two children of a node share a token (rrs)
   bool sampling = false;   //!< random sampling parameters (else greedy)
   float scale = 3.0f;      //!< logit spread: larger is peakier, so more drafts are accepted
   std::uint64_t seed = 1;
@@ -109,6 +110,13 @@ inline verify_case make_verify_case(const case_options& o) {
           token = c.tokens[first + static_cast<std::size_t>(i) - 1];  // a duplicate sibling
         }
       }
+      const auto sibling_has = [&](token_id t) {
+        for (std::size_t j = first; j < c.tokens.size(); ++j) {
+          if (c.parents[j] == parent && c.tokens[j] == t) return true;
+        }
+        return false;
+      };
+      while (o.distinct_siblings && i > 0 && sibling_has(token)) token = any_token(rng);
       c.tokens.push_back(token);
       c.parents.push_back(parent);
       c.depths.push_back(parent < 0 ? 0 : c.depths[first + static_cast<std::size_t>(parent)] + 1);

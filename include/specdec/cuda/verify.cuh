@@ -64,7 +64,7 @@ inline constexpr std::int32_t max_multi_draft_children = 64;
 namespace detail {
 
 //! The rule a verification kernel applies when the request is not greedy.
-enum class tree_rule : std::uint8_t { greedy, one_hot, chain, multi_draft };
+enum class tree_rule : std::uint8_t { greedy, one_hot, chain, multi_draft, rrs };
 
 template <int Block>
 struct verify_storage {
@@ -72,7 +72,8 @@ struct verify_storage {
   typename cub::BlockScan<std::int32_t, Block>::TempStorage scan;
   std::int32_t children[max_tree_nodes];  // the current node's children, rank order
   token_id child_tokens[max_tree_nodes];  // their tokens
-  double inv[max_multi_draft_children + 1];  // multi-draft: 1 / the mass of each residual (see residual_at)
+  double inv[max_multi_draft_children + 1];    // multi-draft and rrs: 1 / the mass of each residual
+  double inv_q[max_multi_draft_children + 1];  // rrs: 1 / the mass of each draft distribution
   std::int32_t decision;                  // thread 0's accepted child at this node, or -1
   std::int32_t next_node;                 // the node the walk continues from, or -1 when it ends
 };
@@ -207,6 +208,111 @@ __device__ void multi_draft_decide(const T* row, std::int32_t vocab, const proce
   // The caller's barrier publishes s.inv[count] before the final race reads it.
 }
 
+//! The position of token t among the node's children (tokens distinct), or -1.
+__device__ __forceinline__ std::int32_t child_index(const token_id* child_tokens, std::int32_t count, std::int32_t t) {
+  for (std::int32_t k = 0; k < count; ++k) {
+    if (child_tokens[k] == t) return k;
+  }
+  return -1;
+}
+
+//! Recursive rejection sampling's residual r and draft distribution q at one entry after j rejections,
+//! exactly as the CPU's `rrs_verifier` builds them in double: r = p * inv_r[0], q = q * inv_q[0]
+//! (both normalised), then per rejection i < j: r = max(0, r - q) * inv_r[i + 1] (subtracting the q the
+//! rejected draft was drawn from) and q = 0 if the entry is child i's token, else q * inv_q[i + 1].
+//! `m` is the entry's position among the children (-1: none).
+struct rrs_entry {
+  double r;
+  double q;
+};
+
+__device__ __forceinline__ rrs_entry rrs_at(double p, float q, std::int32_t m, const double* inv_r, const double* inv_q,
+                                            std::int32_t j) {
+  double r = p * inv_r[0];
+  double qq = static_cast<double>(q) * inv_q[0];
+  for (std::int32_t i = 0; i < j; ++i) {
+    r = fmax(0.0, r - qq) * inv_r[i + 1];
+    qq = m == i ? 0.0 : qq * inv_q[i + 1];
+  }
+  return {r, qq};
+}
+
+// q in double (the mass that normalises q^(1)).
+struct draft_double_key {
+  const float* q;
+  __device__ __forceinline__ double operator()(std::int32_t i, float) const { return static_cast<double>(q[i]); }
+};
+
+// rrs after j rejections: what = 0 gives max(0, r - q) (the next residual before normalisation), 1 gives q
+// with child j's token zeroed (the next draft distribution before normalisation), 2 gives r itself.
+struct rrs_key {
+  processed_row row;
+  const float* q;
+  const token_id* child_tokens;
+  std::int32_t count;
+  const double* inv_r;
+  const double* inv_q;
+  std::int32_t j;
+  int what;
+  __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
+    const std::int32_t m = child_index(child_tokens, count, i);
+    const rrs_entry e = rrs_at(static_cast<double>(row.p(l)), q[i], m, inv_r, inv_q, j);
+    if (what == 0) return fmax(0.0, e.r - e.q);
+    if (what == 1) return m == j ? 0.0 : e.q;
+    return e.r;
+  }
+};
+
+//! The rrs rule at one node, block-wide: thread 0 tests child j against (r, q) after j rejections
+//! (child 0 against p and the raw q, as the CPU's lazy first test); each rejection costs two passes
+//! (the next residual's and the next draft distribution's masses; two more for the first: p's and
+//! q's). Sets `s.decision` and, on thread 0, the accepted child and its log p.
+template <int Block, class T, class Storage>
+__device__ void rrs_decide(const T* row, std::int32_t vocab, const processed_row& p, const float* q, std::int32_t count,
+                           const random_address& address, Storage& s, std::int32_t& accepted_child, float& child_logprob) {
+  if (count == 0 && threadIdx.x == 0) s.decision = -1;  // a leaf: the bonus
+  for (std::int32_t j = 0; j < count; ++j) {
+    if (threadIdx.x == 0) {
+      const token_id x = s.child_tokens[j];
+      const float px = p.p(to_float(row[x]));
+      double rx = static_cast<double>(px);
+      double qx = static_cast<double>(q[x]);
+      if (j > 0) {
+        const rrs_entry e = rrs_at(rx, q[x], j, s.inv, s.inv_q, j);
+        rx = e.r;
+        qx = e.q;
+      }
+      const double u = uniform_double(address.at(static_cast<std::uint32_t>(s.children[j]), purpose::accept));
+      const bool accept = qx > 0.0 && u * qx <= rx;
+      s.decision = accept ? s.children[j] : -1;
+      if (accept) {
+        accepted_child = s.children[j];
+        child_logprob = static_cast<float>(log(static_cast<double>(px)));
+      }
+    }
+    __syncthreads();
+    if (s.decision >= 0) return;  // its next write follows the passes' barriers below
+    if (j == 0) {
+      target_double_key p_mass{p};
+      const double sum_p = block_row_sum<Block>(row, vocab, p_mass, s.process.pass);
+      draft_double_key q_mass{q};
+      const double sum_q = block_row_sum<Block>(row, vocab, q_mass, s.process.pass);
+      if (threadIdx.x == 0) {
+        s.inv[0] = 1.0 / sum_p;
+        s.inv_q[0] = sum_q > 0.0 ? 1.0 / sum_q : 1.0;
+      }
+    }
+    rrs_key residual{p, q, s.child_tokens, count, s.inv, s.inv_q, j, 0};
+    const double sum_r = block_row_sum<Block>(row, vocab, residual, s.process.pass);  // opens with a barrier
+    rrs_key draft{p, q, s.child_tokens, count, s.inv, s.inv_q, j, 1};
+    const double sum_q = block_row_sum<Block>(row, vocab, draft, s.process.pass);
+    if (threadIdx.x == 0) {
+      s.inv[j + 1] = sum_r > 0.0 ? 1.0 / sum_r : 1.0;  // a zero mass stays untouched
+      s.inv_q[j + 1] = sum_q > 0.0 ? 1.0 / sum_q : 1.0;
+    }
+  }
+}
+
 // p with one token zeroed (the chain rule's fallback), or p itself (excluded = -1: the bonus).
 struct target_key {
   processed_row row;
@@ -262,7 +368,7 @@ __global__ void __launch_bounds__(Block)
       }
     } else {
       count = collect_children<Block>(tree, node, s);
-      if (Rule == tree_rule::multi_draft && !greedy && count > max_multi_draft_children) {  // block-uniform
+      if ((Rule == tree_rule::multi_draft || Rule == tree_rule::rrs) && !greedy && count > max_multi_draft_children) {
         if (threadIdx.x == 0) {
           out.accepted[b] = -1;
           if (out.emitted != nullptr) out.emitted[b] = 0;
@@ -295,6 +401,8 @@ __global__ void __launch_bounds__(Block)
       const float* q = draft_probs != nullptr ? draft_probs + (first + node) * vocab : nullptr;  // node's q row
       if constexpr (Rule == tree_rule::multi_draft) {
         multi_draft_decide<Block>(row, vocab, p, q, count, address, s, accepted_child, child_logprob);
+      } else if constexpr (Rule == tree_rule::rrs) {
+        rrs_decide<Block>(row, vocab, p, q, count, address, s, accepted_child, child_logprob);
       } else if (threadIdx.x == 0) {
         if constexpr (Rule == tree_rule::one_hot) {
           // Try the children in rank order against r = p with the rejected tokens zeroed; r is kept as
@@ -343,9 +451,15 @@ __global__ void __launch_bounds__(Block)
               target_key fallback{p, -1};
               best = block_row_race<race_kind::exponential, Block>(row, vocab, at, fallback, s.process.pass);
             }
-          } else if constexpr (Rule == tree_rule::multi_draft) {
-            multi_residual_key key{p, q, s.inv, count};
-            const scored<double> drawn = block_row_race<race_kind::exponential, Block>(row, vocab, at, key, s.process.pass);
+          } else if constexpr (Rule == tree_rule::multi_draft || Rule == tree_rule::rrs) {
+            scored<double> drawn{};
+            if constexpr (Rule == tree_rule::multi_draft) {
+              multi_residual_key key{p, q, s.inv, count};
+              drawn = block_row_race<race_kind::exponential, Block>(row, vocab, at, key, s.process.pass);
+            } else {
+              rrs_key key{p, q, s.child_tokens, count, s.inv, s.inv_q, count, 2};
+              drawn = block_row_race<race_kind::exponential, Block>(row, vocab, at, key, s.process.pass);
+            }
             best = {static_cast<float>(drawn.score), drawn.index};
             if (best.index < 0) {  // the residual rounded to nothing: p without the children's tokens, then p
               one_hot_residual_key<Block> fallback{p, s.child_tokens, count};
@@ -413,7 +527,7 @@ template <tree_rule Rule, class T>
     return cudaErrorInvalidValue;
   }
   if (Rule != tree_rule::greedy && (params == nullptr || addresses == nullptr)) return cudaErrorInvalidValue;
-  if ((Rule == tree_rule::chain || Rule == tree_rule::multi_draft) && draft_probs == nullptr) return cudaErrorInvalidValue;
+  if (Rule != tree_rule::greedy && Rule != tree_rule::one_hot && draft_probs == nullptr) return cudaErrorInvalidValue;
   if (batch == 0) return cudaSuccess;
   verify_tree_kernel<Rule, verify_block_size><<<static_cast<unsigned int>(batch), verify_block_size, 0, stream>>>(
       trees, logits, vocab, draft_probs, params, addresses, stops, out);
@@ -495,6 +609,26 @@ template <class T>
                                              const stop_token_lists& stops = {}, cudaStream_t stream = nullptr) {
   return detail::launch_verify<detail::tree_rule::multi_draft>(trees, logits, vocab, draft_probs, params, addresses,
                                                                stops, out, stream);
+}
+
+//! Recursive rejection sampling for drafts drawn without replacement, on any tree from logits (Sequoia,
+//! EAGLE, Clover-2): the CPU's `rrs_verifier` per request, at the same addresses as
+//! `verify_multi_draft`. A node's children were drawn one after another from its q row without
+//! replacement. With r = p and q: accept child j iff u_j * q(x_j) <= r(x_j); on rejection
+//! r = norm(max(0, r - q)) with the q x_j was drawn from, then q = norm(q with x_j zeroed), both in
+//! double like the CPU; if every child is rejected, sample r (p without the children's tokens when r
+//! has no positive entry). Preconditions (not checked): no duplicate siblings; at most
+//! `max_multi_draft_children` children per node (else `accepted = -1`). Cost at a node: the statistics
+//! pass, plus two passes per rejected child (four for the first), plus the final race; r and q are
+//! recomputed per entry from the normalisers (O(children) per entry). Layout, mapping and errors as
+//! `verify_multi_draft`.
+template <class T>
+[[nodiscard]] cudaError_t verify_rrs(const token_tree_batch_view& trees, const T* logits, std::int32_t vocab,
+                                     const float* draft_probs, const sampling_params* params,
+                                     const random_address* addresses, const verify_outputs& out,
+                                     const stop_token_lists& stops = {}, cudaStream_t stream = nullptr) {
+  return detail::launch_verify<detail::tree_rule::rrs>(trees, logits, vocab, draft_probs, params, addresses, stops, out,
+                                                       stream);
 }
 
 } // namespace cuda
