@@ -306,6 +306,62 @@ void BM_flatten_trees(benchmark::State& state) {
   time_launches(state, bytes, [&] { return sc::flatten_trees(t.trees(), contexts.data, out); });
 }
 
+// Medusa-style step on the device: a static 64-node shape (every rank path with ranks < 3, breadth
+// first, up to 63 drafts) filled from per-head candidates, then flattened (positions, packed mask,
+// paths, sibling links): two launches, timed together.
+void BM_build_and_flatten(benchmark::State& state) {
+  const std::int64_t b = state.range(0);
+  std::vector<std::vector<std::int32_t>> paths;
+  for (std::size_t at = 0; paths.size() < 63; ++at) {  // breadth first: extend earlier paths by ranks 0..2
+    const std::vector<std::int32_t> base = at == 0 ? std::vector<std::int32_t>{} : paths[at - 1];
+    for (std::int32_t r = 0; r < 3 && paths.size() < 63; ++r) {
+      auto next = base;
+      next.push_back(r);
+      paths.push_back(next);
+    }
+  }
+  const specdec::tree_choices choices(paths);
+  const auto n = static_cast<std::int32_t>(choices.size());
+  std::vector<std::int32_t> parents(static_cast<std::size_t>(n)), ranks(static_cast<std::size_t>(n)), depths(static_cast<std::size_t>(n));
+  for (std::int32_t i = 0; i < n; ++i) {
+    parents[static_cast<std::size_t>(i)] = choices.parent(i);
+    ranks[static_cast<std::size_t>(i)] = choices.rank(i);
+    depths[static_cast<std::size_t>(i)] = choices.depth(i);
+  }
+  const std::int32_t heads = choices.max_depth();
+  const std::int32_t k = 3;
+  device_array<std::int32_t> shape_parents(parents), shape_ranks(ranks), shape_depths(depths);
+  device_array<specdec::token_id> roots(std::vector<specdec::token_id>(static_cast<std::size_t>(b), 7));
+  device_array<specdec::token_id> candidates(std::vector<specdec::token_id>(static_cast<std::size_t>(b * heads * k), 11));
+  const auto total = static_cast<std::size_t>(b * n);
+  device_array<specdec::token_id> tokens(total);
+  device_array<std::int32_t> tree_parents(total), tree_depths(total), offsets(static_cast<std::size_t>(b) + 1);
+  device_array<std::int32_t> contexts(std::vector<std::int32_t>(static_cast<std::size_t>(b), 100));
+  const std::int32_t words = (n + 31) / 32;
+  const std::int32_t cols = heads + 1;
+  device_array<std::int32_t> positions(total), path_rows(total * static_cast<std::size_t>(cols)), leaves(static_cast<std::size_t>(b)),
+      first(total), next(total);
+  device_array<std::uint32_t> mask(total * static_cast<std::size_t>(words));
+  sc::flatten_outputs out;
+  out.position_ids = positions.data;
+  out.packed_mask = mask.data;
+  out.mask_words = words;
+  out.paths = path_rows.data;
+  out.path_cols = cols;
+  out.leaf_counts = leaves.data;
+  out.first_child = first.data;
+  out.next_sibling = next.data;
+  const sc::static_tree_shape shape{shape_parents.data, shape_ranks.data, shape_depths.data, n};
+  const specdec::token_tree_batch_view trees(specdec::ragged_offsets(offsets.data, static_cast<index_t>(b + 1)), tokens.data,
+                                             tree_parents.data, tree_depths.data);
+  const double bytes = static_cast<double>(total) * (3 * 4.0 + 4.0 * 4 + 4.0 * words + 4.0 * cols);
+  time_launches(state, bytes, [&] {
+    const cudaError_t built = sc::build_static_trees(shape, b, roots.data, candidates.data, heads, k, tokens.data,
+                                                     tree_parents.data, tree_depths.data, offsets.data);
+    return built != cudaSuccess ? built : sc::flatten_trees(trees, contexts.data, out);
+  });
+}
+
 // KV compaction after verification: [B][256 slices (32 layers x 8 heads)][128 positions][128 dim] bf16,
 // accepted path 1 -> 4 -> 13 -> 40 (first children of the ternary heap): three moves per request.
 void BM_compact_kv_cache(benchmark::State& state) {
@@ -367,6 +423,7 @@ BENCHMARK(BM_chain_speculative_sampling)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_flatten_trees)->ArgNames({"B", "nodes"})->Args({16, 64})->Args({256, 64})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_build_and_flatten)->ArgNames({"B"})->Arg(16)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_compact_kv_cache)->ArgNames({"B"})->Arg(16)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();
