@@ -14,3 +14,4 @@
 #include "specdec/cuda/kv_compaction.cuh"
 #include "specdec/cuda/chain_speculative_sampling.cuh"
 #include "specdec/cuda/tree_build.cuh"
+#include "specdec/cuda/typical_acceptance.cuh"
