@@ -83,7 +83,7 @@ TEMPLATE_TEST_CASE("argmax_rows, logsumexp_rows and softmax_rows match the CPU r
   }
 }
 
-TEMPLATE_TEST_CASE("sample_rows draws the CPU's Gumbel-max token under temperature, top-k and min-p", "[cuda][sampling]",
+TEMPLATE_TEST_CASE("sample_rows draws the CPU's Gumbel-max token under temperature, top-k, top-p and min-p", "[cuda][sampling]",
                    float, __nv_bfloat16) {
   const std::size_t vocab = 1029;
   const std::size_t rows = 20000;
@@ -94,9 +94,11 @@ TEMPLATE_TEST_CASE("sample_rows draws the CPU's Gumbel-max token under temperatu
     const float temperatures[] = {0.0f, 0.5f, 1.0f, 1.7f};
     const std::int32_t top_ks[] = {specdec::sampling_params::top_k_off, 1, 7, 200};
     const float min_ps[] = {0.0f, 0.0f, 0.05f, 0.3f};
+    const float top_ps[] = {1.0f, 0.9f, 0.5f, 0.99f};
     params[r].temperature = temperatures[r % 4];
     params[r].top_k = top_ks[(r / 4) % 4];
     params[r].min_p = min_ps[(r / 16) % 4];
+    params[r].top_p = top_ps[(r / 64) % 4];
   }
   device_buffer<TestType> d_logits(logits.stored);
   device_buffer<specdec::sampling_params> d_params(params);
@@ -128,11 +130,12 @@ TEMPLATE_TEST_CASE("sample_rows draws the CPU's Gumbel-max token under temperatu
   REQUIRE(mismatches <= allowed_mismatches(rows));
 }
 
-TEST_CASE("sample_rows marks top-p requests as unsupported with no_token", "[cuda][sampling]") {
+TEST_CASE("sample_rows samples top-p rows with ties at the boundary and rejects invalid sizes", "[cuda][sampling]") {
   const std::size_t vocab = 64;
-  const auto logits = random_logits(2, vocab, 5, 1.0f);
+  auto logits = random_logits(2, vocab, 5, 1.0f);
+  for (std::size_t i = vocab; i < 2 * vocab; ++i) logits[i] = static_cast<float>(i % 4);  // 16-way ties
   std::vector<specdec::sampling_params> params(2);
-  params[1].top_p = 0.9f;
+  params[1].top_p = 0.3f;  // the boundary falls inside the top tie group: kept by index
   device_buffer<float> d_logits(logits);
   device_buffer<specdec::sampling_params> d_params(params);
   device_buffer<specdec::random_address> d_addresses(addresses_for(2, 1));
@@ -140,8 +143,13 @@ TEST_CASE("sample_rows marks top-p requests as unsupported with no_token", "[cud
   SPECDEC_CHECK_CUDA(sc::sample_rows(d_logits.data(), 2, static_cast<std::int32_t>(vocab), d_params.data(),
                                      d_addresses.data(), d_tokens.data()));
   const auto tokens = d_tokens.download();
-  CHECK(tokens[0] >= 0);
-  CHECK(tokens[1] == specdec::no_token);
+  const auto addresses = addresses_for(2, 1);
+  specdec::logits_processor processor;
+  std::vector<float> processed(vocab);
+  for (std::size_t r = 0; r < 2; ++r) {
+    processor.process(std::span<const float>(logits.data() + r * vocab, vocab), params[r], processed);
+    CHECK(tokens[r] == specdec::sample_gumbel_max(processed, addresses[r]));
+  }
   CHECK(sc::sample_rows(d_logits.data(), 2, 0, d_params.data(), d_addresses.data(), d_tokens.data()) ==
         cudaErrorInvalidValue);
 }

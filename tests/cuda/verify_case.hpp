@@ -128,6 +128,7 @@ inline verify_case make_verify_case(const case_options& o) {
       params.temperature = temperatures[b % 5];
       params.top_k = (b / 5) % 3 == 1 ? 3 : (b / 5) % 3 == 2 ? 40 : sampling_params::top_k_off;
       params.min_p = (b / 15) % 2 == 1 ? 0.1f : 0.0f;
+      params.top_p = (b / 30) % 3 == 1 ? 0.8f : (b / 30) % 3 == 2 ? 0.95f : 1.0f;
     }
     c.params.push_back(params);
     c.addresses.push_back(random_address{o.seed * 1000003 + b, static_cast<std::uint32_t>(b), 17, 0, purpose::accept});

@@ -69,7 +69,7 @@ __global__ void __launch_bounds__(Block)
 // The Gumbel key of a processed row: the processed logit (-inf when filtered).
 struct gumbel_key {
   processed_row row;
-  __device__ __forceinline__ float operator()(std::int32_t, float l) const { return row.processed(l); }
+  __device__ __forceinline__ float operator()(std::int32_t i, float l) const { return row.processed(i, l); }
 };
 
 // The exponential-race key of a weight row: the weight itself.
@@ -84,10 +84,6 @@ __global__ void __launch_bounds__(Block)
   __shared__ process_storage<Block> storage;
   const T* row = logits + static_cast<std::int64_t>(blockIdx.x) * vocab;
   const sampling_params request = params != nullptr ? params[blockIdx.x] : sampling_params{};
-  if (uses_top_p(request)) {  // not implemented on the device: no token
-    if (threadIdx.x == 0) tokens[blockIdx.x] = no_token;
-    return;
-  }
   if (request.temperature == 0.0f) {
     const row_stats stats = block_row_stats<Block>(row, vocab, 1.0f, storage.pass);
     if (threadIdx.x == 0) tokens[blockIdx.x] = stats.index;
@@ -163,12 +159,12 @@ template <class T>
 }
 
 //! Samples one token per row r: `tokens[r]` = the CPU's `sample_gumbel_max(processed row, addresses[r])`
-//! where the row is processed by `logits_processor` under `params[r]` (temperature -> top-k -> min-p;
-//! `params` null means temperature 1 and no filters; temperature 0 gives the argmax). Both arrays live
-//! in device memory, so a captured graph replays with new seeds and parameters. Top-p is not
-//! implemented on the device: a row whose params ask for it gets `no_token` (-1). Identical to the CPU
-//! up to float near-ties (the device logf differs from glibc's in the last bit for some inputs).
-//! Passes over the row: 2 (statistics, sample); +4 with top-k (radix select), +1 with top-k or min-p.
+//! where the row is processed by `logits_processor` under `params[r]` (temperature -> top-k -> top-p ->
+//! min-p; `params` null means temperature 1 and no filters; temperature 0 gives the argmax). Both arrays
+//! live in device memory, so a captured graph replays with new seeds and parameters. Identical to the
+//! CPU up to float near-ties (the device logf differs from glibc's in the last bit for some inputs).
+//! Passes over the row: 2 (statistics, sample); +4 with top-k (radix select), +6 or 7 with top-p, +1
+//! with any filter.
 //! Errors as `argmax_rows`.
 template <class T>
 [[nodiscard]] cudaError_t sample_rows(const T* logits, std::int64_t rows, std::int32_t vocab, const sampling_params* params,

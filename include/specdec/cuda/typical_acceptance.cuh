@@ -46,8 +46,8 @@ struct typical_storage {
 // -p log p in double over the processed row (the entropy's terms), as the CPU sums them.
 struct entropy_key {
   processed_row row;
-  __device__ __forceinline__ double operator()(std::int32_t, float l) const {
-    const float p = row.p(l);
+  __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
+    const float p = row.p(i, l);
     return p > 0.0f ? -static_cast<double>(p) * log(static_cast<double>(p)) : 0.0;
   }
 };
@@ -76,7 +76,7 @@ __global__ void __launch_bounds__(Block)
     if (out.emitted != nullptr) out.emitted[b] = emitted;
     if (out.stopped != nullptr) out.stopped[b] = stopped ? 1 : 0;
   };
-  if (n <= 0 || n > max_typical_nodes || (!greedy && uses_top_p(request))) {
+  if (n <= 0 || n > max_typical_nodes) {
     if (threadIdx.x == 0) finish(n <= 0 ? 0 : -1, 0, false);
     return;
   }
@@ -135,7 +135,7 @@ __global__ void __launch_bounds__(Block)
                                     static_cast<double>(thresholds.delta) * exp(-entropy));
       for (std::int32_t c = node + 1; c < n; ++c) {  // the children in rank order
         if (tree.parent(c) != node) continue;
-        const float px = p.p(to_float(row[tree.token(c)]));
+        const float px = p.p(tree.token(c), to_float(row[tree.token(c)]));
         if (!(static_cast<double>(px) > threshold)) continue;
         s.logprob[c] = static_cast<float>(log(static_cast<double>(px)));
         s.score[c] = s.score[node] + static_cast<double>(s.logprob[c]);
@@ -175,7 +175,7 @@ __global__ void __launch_bounds__(Block)
   if (threadIdx.x == 0) {
     out.tokens[first + accepted] = drawn.index;
     if (out.logprobs != nullptr) {
-      out.logprobs[first + accepted] = drawn.index >= 0 ? static_cast<float>(log(static_cast<double>(p.p(to_float(row[drawn.index]))))) : 0.0f;
+      out.logprobs[first + accepted] = drawn.index >= 0 ? static_cast<float>(log(static_cast<double>(p.p(drawn.index, to_float(row[drawn.index]))))) : 0.0f;
     }
     finish(accepted, accepted + 1, is_stop(stops, b, drawn.index));
   }

@@ -38,8 +38,9 @@ struct verify_outputs {
   token_id* tokens = nullptr;
   //! Optional: log p of each emitted token, as `verify_result::logprobs` (float rounding aside).
   float* logprobs = nullptr;
-  //! `[B]`: accepted draft tokens, `verify_result::accepted()`; -1 when the request asked for top-p,
-  //! which the device does not implement (nothing else is written for it).
+  //! `[B]`: accepted draft tokens, `verify_result::accepted()`; -1 for a request a kernel cannot take
+  //! (a multi-draft / rrs node with more than `max_multi_draft_children` children, a typical-acceptance
+  //! tree with more than `max_typical_nodes` nodes).
   std::int32_t* accepted = nullptr;
   //! Optional `[B]`: emitted tokens (accepted + 1, or accepted when a stop token ended emission).
   std::int32_t* emitted = nullptr;
@@ -121,7 +122,7 @@ struct one_hot_residual_key {
     for (std::int32_t k = 0; k < count; ++k) {
       if (child_tokens[k] == i) return 0.0f;
     }
-    return row.p(l);
+    return row.p(i, l);
   }
 };
 
@@ -130,7 +131,7 @@ struct chain_residual_key {
   processed_row row;
   const float* q;  // the q row of the rejected draft's parent
   __device__ __forceinline__ float operator()(std::int32_t i, float l) const {
-    return fmaxf(0.0f, __fsub_rn(row.p(l), q[i]));
+    return fmaxf(0.0f, __fsub_rn(row.p(i, l), q[i]));
   }
 };
 
@@ -146,7 +147,7 @@ __device__ __forceinline__ double residual_at(double p, float q, const double* i
 // p(l) in double (the mass that normalises r = p).
 struct target_double_key {
   processed_row row;
-  __device__ __forceinline__ double operator()(std::int32_t, float l) const { return static_cast<double>(row.p(l)); }
+  __device__ __forceinline__ double operator()(std::int32_t i, float l) const { return static_cast<double>(row.p(i, l)); }
 };
 
 // max(0, A_k - q): the unnormalised residual after rejecting child k (its sum is 1 / inv[k + 1]).
@@ -156,7 +157,7 @@ struct multi_step_key {
   const double* inv;
   std::int32_t k;
   __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
-    return fmax(0.0, residual_at(static_cast<double>(row.p(l)), q[i], inv, k) - static_cast<double>(q[i]));
+    return fmax(0.0, residual_at(static_cast<double>(row.p(i, l)), q[i], inv, k) - static_cast<double>(q[i]));
   }
 };
 
@@ -167,7 +168,7 @@ struct multi_residual_key {
   const double* inv;
   std::int32_t k;
   __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
-    return residual_at(static_cast<double>(row.p(l)), q[i], inv, k);
+    return residual_at(static_cast<double>(row.p(i, l)), q[i], inv, k);
   }
 };
 
@@ -184,7 +185,7 @@ __device__ void multi_draft_decide(const T* row, std::int32_t vocab, const proce
     if (threadIdx.x == 0) {
       const token_id x = s.child_tokens[k];
       const float qx = q[x];
-      const float px = p.p(to_float(row[x]));
+      const float px = p.p(x, to_float(row[x]));
       const double rx = k == 0 ? static_cast<double>(px) : residual_at(static_cast<double>(px), qx, s.inv, k);
       const double u = uniform_double(address.at(static_cast<std::uint32_t>(s.children[k]), purpose::accept));
       const bool accept = qx > 0.0f && u * static_cast<double>(qx) <= rx;
@@ -256,7 +257,7 @@ struct rrs_key {
   int what;
   __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
     const std::int32_t m = child_index(child_tokens, count, i);
-    const rrs_entry e = rrs_at(static_cast<double>(row.p(l)), q[i], m, inv_r, inv_q, j);
+    const rrs_entry e = rrs_at(static_cast<double>(row.p(i, l)), q[i], m, inv_r, inv_q, j);
     if (what == 0) return fmax(0.0, e.r - e.q);
     if (what == 1) return m == j ? 0.0 : e.q;
     return e.r;
@@ -274,7 +275,7 @@ __device__ void rrs_decide(const T* row, std::int32_t vocab, const processed_row
   for (std::int32_t j = 0; j < count; ++j) {
     if (threadIdx.x == 0) {
       const token_id x = s.child_tokens[j];
-      const float px = p.p(to_float(row[x]));
+      const float px = p.p(x, to_float(row[x]));
       double rx = static_cast<double>(px);
       double qx = static_cast<double>(q[x]);
       if (j > 0) {
@@ -317,7 +318,7 @@ __device__ void rrs_decide(const T* row, std::int32_t vocab, const processed_row
 struct target_key {
   processed_row row;
   token_id excluded;
-  __device__ __forceinline__ float operator()(std::int32_t i, float l) const { return i == excluded ? 0.0f : row.p(l); }
+  __device__ __forceinline__ float operator()(std::int32_t i, float l) const { return i == excluded ? 0.0f : row.p(i, l); }
 };
 
 //! One block per request (blockIdx.x = b). The block walks request b's tree from the root: at each
@@ -344,9 +345,9 @@ __global__ void __launch_bounds__(Block)
     address = addresses[b];
   }
   const bool greedy = request.temperature == 0.0f;
-  if (n <= 0 || (!greedy && uses_top_p(request))) {  // top-p: unsupported on the device
+  if (n <= 0) {
     if (threadIdx.x == 0) {
-      out.accepted[b] = n <= 0 ? 0 : -1;
+      out.accepted[b] = 0;
       if (out.emitted != nullptr) out.emitted[b] = 0;
       if (out.stopped != nullptr) out.stopped[b] = 0;
     }
@@ -412,7 +413,7 @@ __global__ void __launch_bounds__(Block)
             const token_id x = s.child_tokens[k];
             bool zeroed = false;  // an earlier (so rejected) sibling had the same token
             for (std::int32_t e = 0; e < k; ++e) zeroed = zeroed || s.child_tokens[e] == x;
-            const double rx = zeroed ? 0.0 : static_cast<double>(p.p(to_float(row[x])));
+            const double rx = zeroed ? 0.0 : static_cast<double>(p.p(x, to_float(row[x])));
             const double u = uniform_double(address.at(static_cast<std::uint32_t>(s.children[k]), purpose::accept));
             if (rx > 0.0 && u * mass <= rx) {
               accepted_child = s.children[k];
@@ -424,7 +425,7 @@ __global__ void __launch_bounds__(Block)
         } else if (count == 1) {  // chain: accept x iff u <= p(x) / q(x), q(x) = 0 rejecting
           const token_id x = s.child_tokens[0];
           const float qx = q[x];
-          const float px = p.p(to_float(row[x]));
+          const float px = p.p(x, to_float(row[x]));
           const double u = uniform_double(address.at(static_cast<std::uint32_t>(node + 1), purpose::accept));
           if (qx > 0.0f && u * static_cast<double>(qx) <= static_cast<double>(px)) {
             accepted_child = node + 1;
@@ -480,7 +481,7 @@ __global__ void __launch_bounds__(Block)
         }
         if (threadIdx.x == 0) {
           final_token = best.index;
-          final_logprob = best.index >= 0 ? static_cast<float>(log(static_cast<double>(p.p(to_float(row[best.index]))))) : 0.0f;
+          final_logprob = best.index >= 0 ? static_cast<float>(log(static_cast<double>(p.p(best.index, to_float(row[best.index]))))) : 0.0f;
         }
       }
     }
@@ -559,8 +560,7 @@ template <class T>
 //! One-hot ("target-only") tree verification from logits: the CPU's `one_hot_verifier` per request,
 //! at the same Philox addresses (child c's uniform at (c, accept), the residual at (node, residual),
 //! the bonus at (leaf, bonus); `addresses[b]` gives seed, request and step). `params[b]` (device) is
-//! request b's processing: temperature (0 selects the greedy rule), top-k, min-p; top-p is not
-//! implemented on the device (`accepted[b] = -1`). At a node the block computes the row's statistics
+//! request b's processing: temperature (0 selects the greedy rule), top-k, top-p, min-p. At a node the block computes the row's statistics
 //! in one pass, thread 0 tries the children against the running residual mass (p(x) from one logit
 //! each), and only a rejection of every child or a leaf costs one more pass (the exponential race over
 //! r or p; the children's tokens are excluded by a scan of the shared child list). Same tokens as the

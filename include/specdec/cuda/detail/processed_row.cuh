@@ -1,10 +1,12 @@
-//! A request's logits processing (temperature -> top-k -> min-p) applied to one row on the device, as
+//! A request's logits processing (temperature -> top-k -> top-p -> min-p) applied to one row on the device, as
 //! a keep predicate plus the row statistics that p(x) needs: no processed row is ever written.
 #pragma once
 
 #if !defined(__CUDACC__)
 #error "specdec/cuda/ headers contain CUDA code: compile this translation unit with nvcc (a .cu file)."
 #endif
+
+#include <cub/block/block_scan.cuh>
 
 #include <cstdint>
 
@@ -88,53 +90,185 @@ __device__ __noinline__ float block_top_k_threshold(const T* row, std::int32_t s
 }
 
 //! The processed target distribution of one row: the CPU's `logits_processor` (temperature -> top-k
-//! -> min-p) as a predicate. Processed logit (l - max) / T where kept, -inf elsewhere; p(l) =
-//! exp(processed) / Z over the kept entries, computed as `specdec::detail::target_row::p`. Top-p is
-//! not part of it (see docs/cuda.md).
+//! -> top-p -> min-p) as a predicate. Processed logit (l - max) / T where kept, -inf elsewhere; p(l) =
+//! exp(processed) / Z over the kept entries, computed as `specdec::detail::target_row::p`.
 struct processed_row {
   float max;               //!< the row's maximum (the argmax survives every filter)
   std::int32_t argmax;     //!< the lowest index holding it
   float temperature;       //!< > 0
   float top_k_threshold;   //!< keeps raw logits >= this (-inf: top-k off)
+  std::uint32_t top_p_key;     //!< top-p keeps processed keys above this, ...
+  std::int32_t top_p_last;     //!< ... and those equal to it with index <= this (0 and INT32_MAX: off)
   double log_min_p;        //!< keeps processed logits >= this (-inf: min-p off)
   double inv_sum;          //!< 1 / Z
 
-  //! True when the entry with raw logit `l` survives the filters.
-  __device__ __forceinline__ bool keep(float l) const {
-    return l != neg_inf && l >= top_k_threshold &&
-           static_cast<double>(processed_logit(l, max, temperature)) >= log_min_p;
+  //! True when entry i (raw logit `l`) survives top-k and top-p.
+  __device__ __forceinline__ bool keep_before_min_p(std::int32_t i, float l) const {
+    if (l == neg_inf || !(l >= top_k_threshold)) return false;
+    if (top_p_key == 0u) return true;  // top-p off (no float has key 0)
+    const std::uint32_t key = order_key(processed_logit(l, max, temperature));
+    return key > top_p_key || (key == top_p_key && i <= top_p_last);
+  }
+  //! True when entry i (raw logit `l`) survives the filters.
+  __device__ __forceinline__ bool keep(std::int32_t i, float l) const {
+    return keep_before_min_p(i, l) && static_cast<double>(processed_logit(l, max, temperature)) >= log_min_p;
   }
   //! The processed logit (-inf when filtered).
-  __device__ __forceinline__ float processed(float l) const {
-    return keep(l) ? processed_logit(l, max, temperature) : neg_inf;
+  __device__ __forceinline__ float processed(std::int32_t i, float l) const {
+    return keep(i, l) ? processed_logit(l, max, temperature) : neg_inf;
   }
-  //! p of the entry with raw logit `l` (0 when filtered).
-  __device__ __forceinline__ float p(float l) const {
-    return keep(l) ? probability(l, max, temperature, inv_sum) : 0.0f;
+  //! p of entry i with raw logit `l` (0 when filtered).
+  __device__ __forceinline__ float p(std::int32_t i, float l) const {
+    return keep(i, l) ? probability(l, max, temperature, inv_sum) : 0.0f;
   }
 };
 
 //! The keep predicate of a processed_row as a functor for block_row_stats.
 struct keep_processed {
   processed_row row;
-  __device__ __forceinline__ bool operator()(float l) const { return row.keep(l); }
+  __device__ __forceinline__ bool operator()(std::int32_t i, float l) const { return row.keep(i, l); }
 };
+
+//! Shared memory of `block_top_p_boundary`.
+template <int Block>
+struct top_p_storage {
+  double mass[256];
+  unsigned int count[256];
+  typename cub::BlockScan<std::int32_t, Block>::TempStorage scan;
+  double above;       // normalised mass of the keys above the chosen digits
+  std::uint32_t digit;
+  std::int32_t ties;  // entries holding the boundary key
+  std::int32_t kept_ties;
+  bool all;           // the cumulative sum never reached top_p (rounding): keep everything
+};
+
+// exp(processed) in double over the entries top-k keeps: the CPU's top-p weights before normalising.
+struct top_p_weight {
+  processed_row row;
+  __device__ __forceinline__ double operator()(std::int32_t i, float l) const {
+    return row.keep_before_min_p(i, l) ? exp(static_cast<double>(processed_logit(l, row.max, row.temperature))) : 0.0;
+  }
+};
+
+//! Sets `row.top_p_key` / `row.top_p_last` to the CPU's nucleus: the shortest prefix, in (processed
+//! value descending, index ascending) order, of the entries top-k keeps whose cumulative probability
+//! exp(v) / total (in double) reaches `top_p`. One pass sums the total; radix select on the processed
+//! keys, 8 bits per pass, histograms the normalised mass (shared double atomics) and walks the bins
+//! from the top to the one where the cumulative mass reaches top_p; thread 0 then replays the CPU's
+//! cumulative loop over the boundary key's ties (all of equal probability), and an ordered pass finds
+//! the index of the last kept tie when not all are kept. Six or seven passes over the row.
+//! The atomics sum in an unspecified order: only a cumulative sum within rounding of top_p can decide
+//! differently from the CPU (a near-tie).
+template <int Block, class T>
+__device__ __noinline__ void block_top_p_boundary(const T* row, std::int32_t size, float top_p, processed_row& out,
+                                                  top_p_storage<Block>& s, row_pass_storage<Block>& pass) {
+  top_p_weight weight{out};
+  const double total = block_row_sum<Block>(row, size, weight, pass);
+  const double target = static_cast<double>(top_p);
+  std::uint32_t prefix = 0;
+  std::uint32_t mask = 0;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    __syncthreads();  // the previous pass's readers are done with the shared results
+    for (int bin = static_cast<int>(threadIdx.x); bin < 256; bin += Block) {
+      s.mass[bin] = 0.0;
+      s.count[bin] = 0u;
+    }
+    if (shift == 24 && threadIdx.x == 0) s.above = 0.0;
+    __syncthreads();
+    auto visit = [&](std::int32_t first, const float* values, int count) {
+      for (int j = 0; j < count; ++j) {
+        if (!out.keep_before_min_p(first + j, values[j])) continue;
+        const float v = processed_logit(values[j], out.max, out.temperature);
+        const std::uint32_t key = order_key(v);
+        if ((key & mask) != prefix) continue;
+        const unsigned int bin = (key >> shift) & 255u;
+        atomicAdd(&s.mass[bin], exp(static_cast<double>(v)) / total);
+        atomicAdd(&s.count[bin], 1u);
+      }
+    };
+    visit_row<Block>(row, size, visit);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      // The first bin from the top where the cumulative mass reaches top_p holds the boundary entry.
+      double above = s.above;
+      int digit = 255;
+      int lowest = -1;  // the last non-empty bin in order, and the mass above it
+      double above_lowest = above;
+      for (; digit >= 0; --digit) {
+        if (s.count[digit] == 0) continue;
+        if (above + s.mass[digit] >= target) break;
+        lowest = digit;
+        above_lowest = above;
+        above += s.mass[digit];
+      }
+      // Never reached: at the top level the whole row sums below top_p (keep everything); deeper, the
+      // chosen bin's parts summed a rounding below its total, and its last entry is the boundary.
+      s.all = digit < 0 && shift == 24;
+      if (digit < 0 && shift < 24) {
+        digit = lowest;
+        above = above_lowest;
+      }
+      s.digit = static_cast<std::uint32_t>(digit < 0 ? 0 : digit);
+      s.above = above;
+      s.ties = digit < 0 ? 0 : static_cast<std::int32_t>(s.count[digit]);
+    }
+    __syncthreads();
+    if (s.all) return;  // top-p keeps everything: the fields stay "off"
+    prefix |= s.digit << shift;
+    mask |= 255u << shift;
+  }
+  // prefix is the boundary key; every entry above it is kept. The CPU's loop over the ties, in index
+  // order, each adding the same probability: keep while the cumulative sum is below top_p.
+  if (threadIdx.x == 0) {
+    const double w = exp(static_cast<double>(from_order_key(prefix))) / total;
+    double cumulative = s.above;
+    std::int32_t kept = 0;
+    while (kept < s.ties && cumulative < target) {
+      cumulative += w;
+      ++kept;
+    }
+    s.kept_ties = kept;
+  }
+  __syncthreads();
+  out.top_p_key = prefix;
+  const std::int32_t ties = s.ties;
+  const std::int32_t kept_ties = s.kept_ties;
+  if (kept_ties >= ties) {
+    out.top_p_last = 0x7fffffff;
+    return;
+  }
+  // The index of the kept_ties-th tie (1-based) in index order: chunks of Block, a BlockScan each.
+  std::int32_t seen = 0;
+  std::int32_t last = -1;
+  for (std::int32_t start = 0; start < size && seen < kept_ties; start += Block) {
+    const std::int32_t i = start + static_cast<std::int32_t>(threadIdx.x);
+    const std::int32_t tie = i < size && out.keep_before_min_p(i, to_float(row[i])) &&
+                                     order_key(processed_logit(to_float(row[i]), out.max, out.temperature)) == prefix
+                                 ? 1
+                                 : 0;
+    std::int32_t position = 0;
+    std::int32_t total_ties = 0;
+    __syncthreads();  // scan storage reuse
+    cub::BlockScan<std::int32_t, Block>(s.scan).ExclusiveSum(tie, position, total_ties);
+    if (tie != 0 && seen + position + 1 == kept_ties) s.digit = static_cast<std::uint32_t>(i);  // one writer
+    seen += total_ties;
+  }
+  __syncthreads();
+  last = static_cast<std::int32_t>(s.digit);
+  out.top_p_last = last;
+}
 
 //! Shared memory of `block_process_row`.
 template <int Block>
 struct process_storage {
   row_pass_storage<Block> pass;
   top_k_storage top_k;
+  top_p_storage<Block> top_p;
 };
 
-//! True when `params` asks for top-p, which the device kernels do not implement.
-__device__ __forceinline__ bool uses_top_p(const sampling_params& params) {
-  return params.top_p < sampling_params::top_p_off;
-}
-
-//! Processes `row[0, size)` under `params` (temperature > 0; top-p off): one pass of row statistics,
-//! four radix-select passes with top-k, and one more statistics pass when top-k or min-p filters. Every
-//! thread gets the result.
+//! Processes `row[0, size)` under `params` (temperature > 0): one pass of row statistics, four
+//! radix-select passes with top-k, six or seven with top-p, and one more statistics pass when any
+//! filter is on. Every thread gets the result.
 template <int Block, class T>
 __device__ processed_row block_process_row(const T* row, std::int32_t size, const sampling_params& params,
                                            process_storage<Block>& storage) {
@@ -145,13 +279,17 @@ __device__ processed_row block_process_row(const T* row, std::int32_t size, cons
   out.max = stats.max;
   out.argmax = stats.index;
   out.top_k_threshold = neg_inf;
+  out.top_p_key = 0u;
+  out.top_p_last = 0x7fffffff;
   out.log_min_p = -__builtin_huge_val();
   float sum = stats.sum;
   const bool top_k = params.top_k != sampling_params::top_k_off;
+  const bool top_p = params.top_p < sampling_params::top_p_off;
   const bool min_p = params.min_p > sampling_params::min_p_off;
   if (top_k) out.top_k_threshold = block_top_k_threshold<Block>(row, size, params.top_k, storage.top_k);
+  if (top_p) block_top_p_boundary<Block>(row, size, params.top_p, out, storage.top_p, storage.pass);
   if (min_p) out.log_min_p = log(static_cast<double>(params.min_p));
-  if (top_k || min_p) {
+  if (top_k || top_p || min_p) {
     keep_processed keep{out};
     sum = block_row_stats<Block>(row, size, inv_t, keep, storage.pass).sum;
   }

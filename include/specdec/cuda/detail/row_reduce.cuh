@@ -94,7 +94,7 @@ struct row_pass_storage {
   double sum_result;
 };
 
-//! One pass over `row[0, size)` giving the maximum of the entries that `keep(value)` accepts, the lowest
+//! One pass over `row[0, size)` giving the maximum of the entries that `keep(index, value)` accepts, the lowest
 //! index holding it, and sum_i exp((l_i - max) * inv_t) over the finite kept entries, to every thread
 //! of the block. Each thread
 //! keeps an online (max, sum) pair, rescaling its sum once per vector when the maximum grows; the
@@ -109,7 +109,7 @@ __device__ __noinline__ row_stats block_row_stats(const T* row, std::int32_t siz
     float chunk_max = neg_inf;
     std::int32_t chunk_index = -1;
     for (int j = 0; j < count; ++j) {
-      if (values[j] > chunk_max && keep(values[j])) {
+      if (values[j] > chunk_max && keep(first + j, values[j])) {
         chunk_max = values[j];
         chunk_index = first + j;
       }
@@ -121,7 +121,7 @@ __device__ __noinline__ row_stats block_row_stats(const T* row, std::int32_t siz
       mine.index = chunk_index;
     }
     for (int j = 0; j < count; ++j) {
-      if (values[j] != neg_inf && keep(values[j])) mine.sum += __expf((values[j] - mine.max) * inv_t);
+      if (values[j] != neg_inf && keep(first + j, values[j])) mine.sum += __expf((values[j] - mine.max) * inv_t);
     }
   };
   __syncthreads();  // the previous pass's readers are done with the shared results
@@ -134,7 +134,7 @@ __device__ __noinline__ row_stats block_row_stats(const T* row, std::int32_t siz
 
 //! Keeps every entry (the unfiltered row).
 struct keep_all {
-  __device__ __forceinline__ bool operator()(float) const { return true; }
+  __device__ __forceinline__ bool operator()(std::int32_t, float) const { return true; }
 };
 
 //! `block_row_stats` of the whole row.
