@@ -78,6 +78,12 @@ TEST_CASE("flatten_trees equals the CPU flatteners tree by tree", "[cuda][tree]"
   device_buffer<std::int32_t> positions(total), paths(total * static_cast<std::size_t>(cols)), leaf_counts(c.batch());
   device_buffer<std::uint32_t> mask(total * static_cast<std::size_t>(words));
   device_buffer<std::int32_t> first_child(total), next_sibling(total);
+  std::size_t fi_bytes = 0;
+  for (std::size_t b = 0; b < c.batch(); ++b) {
+    fi_bytes += static_cast<std::size_t>(specdec::flashinfer_mask_bytes(c.offsets[b + 1] - c.offsets[b], contexts[b]));
+  }
+  device_buffer<std::uint8_t> fi_mask(fi_bytes);
+  device_buffer<std::int32_t> fi_offsets(c.batch() + 1);
   SPECDEC_CHECK_CUDA(cudaMemset(mask.data(), 0xab, mask.size() * sizeof(std::uint32_t)));  // stale bits must go
   SPECDEC_CHECK_CUDA(cudaMemset(paths.data(), 0x5a, paths.size() * sizeof(std::int32_t)));
   const specdec::token_tree_batch_view trees(specdec::ragged_offsets(offsets.data(), static_cast<index_t>(c.batch() + 1)),
@@ -91,6 +97,8 @@ TEST_CASE("flatten_trees equals the CPU flatteners tree by tree", "[cuda][tree]"
   out.leaf_counts = leaf_counts.data();
   out.first_child = first_child.data();
   out.next_sibling = next_sibling.data();
+  out.flashinfer_mask = fi_mask.data();
+  out.flashinfer_offsets = fi_offsets.data();
   SPECDEC_CHECK_CUDA(sc::flatten_trees(trees, d_contexts.data(), out));
   SPECDEC_CHECK_CUDA(cudaDeviceSynchronize());
 
@@ -100,6 +108,11 @@ TEST_CASE("flatten_trees equals the CPU flatteners tree by tree", "[cuda][tree]"
   REQUIRE(positions.download() == want_positions);
   REQUIRE(first_child.download() == want_first);
   REQUIRE(next_sibling.download() == want_next);
+  std::vector<std::uint8_t> want_fi(fi_bytes);
+  std::vector<std::int32_t> want_fi_offsets(c.batch() + 1);
+  specdec::ancestor_mask_flashinfer(c.trees(), contexts, want_fi, want_fi_offsets);
+  REQUIRE(fi_offsets.download() == want_fi_offsets);
+  REQUIRE(fi_mask.download() == want_fi);
   const auto got_mask = mask.download();
   const auto got_paths = paths.download();
   const auto got_leaves = leaf_counts.download();

@@ -1,5 +1,6 @@
-//! Flattening a ragged batch of token trees on the device: position ids, TensorRT-LLM packed ancestor
-//! masks, root-to-leaf paths and first-child / next-sibling links, in one kernel.
+//! Flattening a ragged batch of token trees on the device: position ids, TensorRT-LLM packed and
+//! FlashInfer byte-packed ancestor masks, root-to-leaf paths and first-child / next-sibling links, in
+//! one kernel.
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -39,6 +40,13 @@ struct flatten_outputs {
   //! `[total_nodes]` each: SGLang's `retrive_next_token` / `retrive_next_sibling`, as `sibling_links`.
   std::int32_t* first_child = nullptr;
   std::int32_t* next_sibling = nullptr;
+  //! FlashInfer's custom mask, as the batched CPU `ancestor_mask_flashinfer`: request b's boolean
+  //! `[N, context_lengths[b] + N]` matrix (cached tokens all visible, then ancestor-or-self) flattened and
+  //! packed LSB first into bytes `[flashinfer_offsets[b], flashinfer_offsets[b + 1])`, each segment
+  //! starting on a byte boundary, the last byte zero-padded; `flashinfer_offsets` gets the `B + 1`
+  //! offsets (FlashInfer's packed-mask indptr). Both or neither; needs `context_lengths`.
+  std::uint8_t* flashinfer_mask = nullptr;
+  std::int32_t* flashinfer_offsets = nullptr;
 };
 
 //! Threads per block of `flatten_trees` (one block per tree).
@@ -110,6 +118,43 @@ __global__ void __launch_bounds__(Block)
       for (std::int32_t w = word - 1; w >= 0; --w) row[w] = 0u;
     }
   }
+  if (out.flashinfer_mask != nullptr) {
+    // The segment starts after the previous trees' segments: each block sums their sizes itself
+    // (O(B) reads), so no batch-wide scan or second launch is needed.
+    std::int64_t offset = 0;
+    for (index_t k = 0; k < b; ++k) {
+      const std::int64_t nodes = trees.offsets().size(k);
+      offset += (nodes * (context_lengths[k] + nodes) + 7) / 8;  // flashinfer_mask_bytes
+    }
+    const std::int64_t context = context_lengths[b];
+    const std::int64_t row_bits = context + n;
+    const std::int64_t bits = n * row_bits;
+    const std::int64_t bytes = (bits + 7) / 8;
+    if (threadIdx.x == 0) {
+      out.flashinfer_offsets[b] = static_cast<std::int32_t>(offset);
+      if (b == trees.batch_size() - 1) out.flashinfer_offsets[b + 1] = static_cast<std::int32_t>(offset + bytes);
+    }
+    // Thread t builds bytes t, t + Block, ... whole (no two threads share a byte): element e = 8 k + j
+    // of the flattened matrix is (row e / row_bits, column e % row_bits).
+    for (std::int64_t k = threadIdx.x; k < bytes; k += Block) {
+      unsigned int byte = 0u;
+      for (int j = 0; j < 8; ++j) {
+        const std::int64_t e = 8 * k + j;
+        if (e >= bits) break;  // zero padding
+        const auto i = static_cast<std::int32_t>(e / row_bits);
+        const std::int64_t column = e % row_bits;
+        bool set = column < context;  // cached tokens: all visible
+        if (!set) {
+          const auto target = static_cast<std::int32_t>(column - context);  // tree node j: visible iff an ancestor-or-self
+          std::int32_t v = i;
+          while (v > target) v = s.parent[v];  // ancestors decrease: stop at or below the target
+          set = v == target;
+        }
+        byte |= set ? 1u << j : 0u;
+      }
+      out.flashinfer_mask[offset + k] = static_cast<std::uint8_t>(byte);
+    }
+  }
   if (out.paths == nullptr) return;
   // Leaves in increasing index: chunk by chunk, a BlockScan gives each leaf its rank.
   std::int32_t leaves = 0;
@@ -139,14 +184,18 @@ __global__ void __launch_bounds__(Block)
 //! the tree's node offset, see `flatten_outputs::paths`) and `sibling_links`. One block of
 //! `flatten_block_size` threads per tree, O(N * depth) work per tree (O(N^2) for next siblings in the
 //! worst case, from shared memory). Preconditions (not checked on the device): valid trees of at most
-//! `max_tree_nodes` nodes, `mask_words` and `path_cols` large enough for every tree. Returns
-//! cudaErrorInvalidValue for a batch beyond 2^31 - 1, a negative width with its output set, or position
-//! ids without context lengths; else the launch status. No allocation, no synchronisation.
+//! `max_tree_nodes` nodes, `mask_words` and `path_cols` large enough for every tree, the FlashInfer mask
+//! holding the sum of the segments (and below 2^31 bytes). Returns cudaErrorInvalidValue for a batch
+//! beyond 2^31 - 1, a non-positive width with its output set, position ids or the FlashInfer mask
+//! without context lengths, or only one of the FlashInfer mask and offsets; else the launch status.
+//! No allocation, no synchronisation.
 [[nodiscard]] inline cudaError_t flatten_trees(const token_tree_batch_view& trees, const std::int32_t* context_lengths,
                                                const flatten_outputs& out, cudaStream_t stream = nullptr) {
   const index_t batch = trees.batch_size();
   if (batch < 0 || batch > 0x7fffffff || (out.packed_mask != nullptr && out.mask_words <= 0) ||
-      (out.paths != nullptr && out.path_cols <= 0) || (out.position_ids != nullptr && context_lengths == nullptr)) {
+      (out.paths != nullptr && out.path_cols <= 0) ||
+      ((out.position_ids != nullptr || out.flashinfer_mask != nullptr) && context_lengths == nullptr) ||
+      ((out.flashinfer_mask == nullptr) != (out.flashinfer_offsets == nullptr))) {
     return cudaErrorInvalidValue;
   }
   if (batch == 0) return cudaSuccess;
