@@ -14,6 +14,7 @@ namespace {
 
 namespace sc = specdec::cuda;
 using specdec::test::count_mismatches;
+using specdec::test::device_buffer;
 using specdec::test::device_case;
 using specdec::test::device_results;
 using specdec::test::download;
@@ -122,14 +123,32 @@ TEST_CASE("a verify step captured in a CUDA graph replays with new seeds and ste
   o.seed = 11;
   verify_case c = specdec::test::make_verify_case(o);
   device_case<float> d(c);
+  // The step: verify, then compact a contiguous KV cache [B][capacity][4] with the accepted paths, both
+  // reading each other's device arrays only.
+  const std::int64_t capacity = 64;
+  const std::int64_t inner = 4;
+  sc::kv_layout layout;
+  layout.seq_stride = inner;
+  layout.inner_size = inner;
+  layout.outer_stride = capacity * inner;
+  layout.batch_stride = capacity * inner;
+  std::vector<float> initial_cache(c.batch() * static_cast<std::size_t>(layout.batch_stride));
+  for (std::size_t i = 0; i < initial_cache.size(); ++i) initial_cache[i] = static_cast<float>(i);
+  std::vector<std::int32_t> contexts(c.batch());
+  for (std::size_t b = 0; b < c.batch(); ++b) contexts[b] = static_cast<std::int32_t>(b % 32);
+  device_buffer<float> cache(initial_cache);
+  device_buffer<std::int32_t> d_contexts(contexts);
+  const sc::accepted_paths paths{d.offsets.data(), d.path.data(), d.accepted.data(), d_contexts.data()};
   cudaStream_t stream = nullptr;
   SPECDEC_CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaGraph_t graph = nullptr;
   SPECDEC_CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   const cudaError_t launched = sc::verify_one_hot(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab),
                                                   d.params.data(), d.addresses.data(), d.outputs(), d.stops(), stream);
+  const cudaError_t compacted = sc::compact_kv_cache(cache.data(), layout, paths, static_cast<std::int64_t>(c.batch()), stream);
   SPECDEC_CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
   SPECDEC_CHECK_CUDA(launched);
+  SPECDEC_CHECK_CUDA(compacted);
   cudaGraphExec_t exec = nullptr;
   SPECDEC_CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
   specdec::one_hot_verifier rule;
@@ -139,12 +158,25 @@ TEST_CASE("a verify step captured in a CUDA graph replays with new seeds and ste
       a.seed += 1;
     }
     d.addresses.upload(c.addresses);  // new keys in device memory; the graph is unchanged
+    cache.upload(initial_cache);
     SPECDEC_CHECK_CUDA(cudaGraphLaunch(exec, stream));
     SPECDEC_CHECK_CUDA(cudaStreamSynchronize(stream));
     const device_results got = download(d);
     const auto want = c.reference(rule);
     INFO("replay " << step);
     REQUIRE(count_mismatches("graph one-hot", c, got, want) == 0);
+    // The CPU commit of the CPU's paths: keep_list + apply_keep_list per request.
+    std::vector<float> want_cache = initial_cache;
+    for (std::size_t b = 0; b < c.batch(); ++b) {
+      const std::vector<std::int32_t> drafts(want[b].path.begin() + 1, want[b].path.end());
+      std::vector<specdec::kv_move> moves(drafts.size());
+      moves.resize(static_cast<std::size_t>(
+          specdec::keep_list(c.trees().tree(static_cast<specdec::index_t>(b)), drafts, contexts[b], moves)));
+      const specdec::strided_kv_cache<float> view(want_cache.data() + b * static_cast<std::size_t>(layout.batch_stride),
+                                                  capacity, inner, {{inner, 1}});
+      specdec::apply_keep_list<float>(moves, view);
+    }
+    REQUIRE(cache.download() == want_cache);
   }
   SPECDEC_CHECK_CUDA(cudaGraphExecDestroy(exec));
   SPECDEC_CHECK_CUDA(cudaGraphDestroy(graph));
