@@ -26,8 +26,9 @@ namespace detail {
 template <class T>
 inline constexpr int vector_width = static_cast<int>(16 / sizeof(T));
 
-//! 16-byte vectors loaded per thread before any is used, so that several loads are in flight.
-inline constexpr int row_unroll = 4;
+//! 16-byte vectors loaded per thread before any is used: 512 threads x 8 x 16 B = 64 KB in flight per
+//! block, since one block streams a whole row and its rate is bytes in flight over memory latency.
+inline constexpr int row_unroll = 8;
 
 //! Converts the 16 bytes `raw` holding W = 16 / sizeof(T) entries to floats.
 template <class T>
@@ -41,7 +42,7 @@ __device__ __forceinline__ void unpack(const uint4& raw, float (&out)[vector_wid
 //! Calls `f(first, values, count)` for consecutive entries `[first, first + count)` of `row[0, size)`,
 //! converted to float. Thread mapping: when `row` is 16-byte aligned, vector k is the entries
 //! `[k * W, k * W + W)` (W = vector_width<T>), and thread t takes the vectors t, t + Block, t + 2 Block,
-//! ..., loading `row_unroll` of them before using any; the entries after the last whole vector (and
+//! ..., loading up to `row_unroll` of them before using any; the entries after the last whole vector (and
 //! every entry of a row that is not 16-byte aligned) go one by one, thread t taking entries
 //! t, t + Block, ... Each thread sees its entries in increasing index order, so a strict `>` keeps the
 //! lowest index of a maximum within a thread.
@@ -52,23 +53,21 @@ __device__ __forceinline__ void visit_row(const T* __restrict__ row, std::int32_
   if ((reinterpret_cast<std::uintptr_t>(row) & 15u) == 0) {
     const uint4* vectors = reinterpret_cast<const uint4*>(row);
     const std::int32_t count = size / width;  // whole vectors
-    std::int32_t k = static_cast<std::int32_t>(threadIdx.x);
-    // Main loop: vectors k + u * Block for u < row_unroll, all loaded first.
-    for (; k + (row_unroll - 1) * Block < count; k += row_unroll * Block) {
-      uint4 raw[row_unroll];
-#pragma unroll
-      for (int u = 0; u < row_unroll; ++u) raw[u] = __ldg(vectors + k + u * Block);
+    // Vectors k + u * Block for u < row_unroll, all loaded (those that exist) before any is used; the
+    // last round is predicated rather than peeled, so the tail keeps as many loads in flight.
+    for (std::int32_t k = static_cast<std::int32_t>(threadIdx.x); k < count; k += row_unroll * Block) {
+      uint4 raw[row_unroll] = {};
 #pragma unroll
       for (int u = 0; u < row_unroll; ++u) {
+        if (k + u * Block < count) raw[u] = __ldg(vectors + k + u * Block);
+      }
+#pragma unroll
+      for (int u = 0; u < row_unroll; ++u) {
+        if (k + u * Block >= count) break;
         float values[width];
         unpack<T>(raw[u], values);
         f((k + u * Block) * width, values, width);  // vector k + u * Block starts at entry (k + u * Block) * W
       }
-    }
-    for (; k < count; k += Block) {
-      float values[width];
-      unpack<T>(__ldg(vectors + k), values);
-      f(k * width, values, width);
     }
     scalar_from = count * width;
   }
