@@ -252,6 +252,51 @@ void BM_verify_one_hot(benchmark::State& state) {
   state.counters["accepted"] = t.accepted_depth;
 }
 
+// Chain speculative sampling fused from logits (`verify_chain`): B chains of k drafts over float logits,
+// every draft planted as its parent row's dominant token and q uniform, so all k are accepted and the
+// bonus is sampled: k + 1 statistics passes and one race pass per request, no probability tensor.
+void BM_verify_chain_fused(benchmark::State& state) {
+  const std::int64_t b = state.range(0);
+  const auto k = static_cast<std::int32_t>(state.range(1));
+  const auto v = static_cast<std::int32_t>(state.range(2));
+  const std::int32_t n = k + 1;
+  const auto total = static_cast<std::size_t>(b * n);
+  float* logits = logits_arena<float>(total * static_cast<std::size_t>(v));
+  device_array<float> q(total * static_cast<std::size_t>(v));
+  fill_value<<<4096, 256>>>(q.data, q.size, 1.0f / static_cast<float>(v));
+  check(cudaGetLastError(), "fill");
+  std::vector<std::int32_t> offsets(static_cast<std::size_t>(b) + 1), parents(total), depths(total);
+  std::vector<specdec::token_id> tokens(total);
+  for (std::size_t r = 0; r < offsets.size(); ++r) offsets[r] = static_cast<std::int32_t>(r) * n;
+  std::vector<std::size_t> planted;
+  for (std::size_t e = 0; e < total; ++e) {
+    const auto i = static_cast<std::int32_t>(e % static_cast<std::size_t>(n));
+    parents[e] = i - 1;
+    depths[e] = i;
+    tokens[e] = static_cast<specdec::token_id>((e * 7919 + 13) % static_cast<std::size_t>(v));
+    if (i > 0) {  // row e - 1 (the parent) favours token(e)
+      const std::size_t at = (e - 1) * static_cast<std::size_t>(v) + static_cast<std::size_t>(tokens[e]);
+      const float value = 30.0f;
+      check(cudaMemcpy(logits + at, &value, sizeof(float), cudaMemcpyHostToDevice), "plant");
+      planted.push_back(at);
+    }
+  }
+  device_array<std::int32_t> d_offsets(offsets), d_parents(parents), d_depths(depths), path(total), accepted(static_cast<std::size_t>(b));
+  device_array<specdec::token_id> d_tokens(tokens), out_tokens(total);
+  device_array<specdec::sampling_params> params(std::vector<specdec::sampling_params>(static_cast<std::size_t>(b)));
+  std::vector<specdec::random_address> host_addresses(static_cast<std::size_t>(b));
+  device_array<specdec::random_address> addresses(host_addresses);
+  const specdec::token_tree_batch_view trees(specdec::ragged_offsets(d_offsets.data, static_cast<index_t>(b + 1)), d_tokens.data,
+                                             d_parents.data, d_depths.data);
+  const sc::verify_outputs out{path.data, out_tokens.data, nullptr, accepted.data, nullptr, nullptr};
+  const double bytes = static_cast<double>(b) * (k + 2) * v * sizeof(float);
+  time_launches(state, bytes, [&] {
+    return sc::verify_chain(trees, logits, v, q.data, params.data, addresses.data, out);
+  });
+  const float zero = 0.0f;
+  for (const std::size_t at : planted) cudaMemcpy(logits + at, &zero, sizeof(float), cudaMemcpyHostToDevice);
+}
+
 // The peers' first step, for comparison: an argmax over every node's row (B * N rows).
 template <class T>
 void BM_argmax_all_rows(benchmark::State& state) {
@@ -418,6 +463,13 @@ BENCHMARK(BM_chain_speculative_sampling)
     ->ArgNames({"B", "k", "V"})
     ->Args({1, 4, 32000})
     ->Args({16, 4, 32000})
+    ->Args({64, 8, 128256})
+    ->Args({256, 8, 128256})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_verify_chain_fused)
+    ->ArgNames({"B", "k", "V"})
+    ->Args({1, 4, 32000})
     ->Args({64, 8, 128256})
     ->Args({256, 8, 128256})
     ->UseManualTime()
