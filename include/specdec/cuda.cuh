@@ -8,3 +8,10 @@
 #include "specdec/specdec.hpp"
 
 #include "specdec/cuda/status.cuh"
+#include "specdec/cuda/sampling.cuh"
+#include "specdec/cuda/verify.cuh"
+#include "specdec/cuda/tree_flatten.cuh"
+#include "specdec/cuda/kv_compaction.cuh"
+#include "specdec/cuda/chain_speculative_sampling.cuh"
+#include "specdec/cuda/tree_build.cuh"
+#include "specdec/cuda/typical_acceptance.cuh"
