@@ -62,7 +62,7 @@ __device__ __forceinline__ float processed_logit(float logit, float max, float t
   return __fdiv_rn(__fsub_rn(logit, max), temperature);
 }
 
-//! p(x) exactly as `specdec::detail::target_row::p` computes it from the row's max and 1 / Z:
+//! p(x) exactly as `specdec::target_row::p` computes it from the row's max and 1 / Z:
 //! `float(double(exp_nonpositive((l - max) / T)) * inv_sum)`.
 __device__ __forceinline__ float probability(float logit, float max, float temperature, double inv_sum) {
   return static_cast<float>(static_cast<double>(exp_nonpositive(processed_logit(logit, max, temperature))) * inv_sum);

@@ -91,7 +91,7 @@ __device__ __noinline__ float block_top_k_threshold(const T* row, std::int32_t s
 
 //! The processed target distribution of one row: the CPU's `logits_processor` (temperature -> top-k
 //! -> top-p -> min-p) as a predicate. Processed logit (l - max) / T where kept, -inf elsewhere; p(l) =
-//! exp(processed) / Z over the kept entries, computed as `specdec::detail::target_row::p`.
+//! exp(processed) / Z over the kept entries, computed as `specdec::target_row::p`.
 struct processed_row {
   float max;               //!< the row's maximum (the argmax survives every filter)
   std::int32_t argmax;     //!< the lowest index holding it
