@@ -19,7 +19,13 @@ inline constexpr std::size_t row_lanes = 16;  // independent accumulators: enoug
 //! the classic degree-6 minimax polynomial for e^r (Cephes' expf coefficients), and 2^n built in the
 //! exponent bits. Where the reduction gives n < -126 (x below about -87.6, -inf included) the result
 //! is exactly 0, by an integer mask; just above, a few results are subnormal.
-//! Every use here exponentiates logits minus their maximum, which are <= 0.
+//! Every input x <= 0 is defined, however negative: n is read from the bits of x * log2e + 1.5 * 2^23,
+//! which hold n only while that sum stays in [2^23, 2^24) -- below x of about -2.9e6 they are those of a
+//! smaller or negative float. The integer arithmetic is therefore modulo 2^32 (unsigned: no signed
+//! overflow, which once made x in (-1.74e7, -8.7e6] undefined), and the mask keeps exactly n in
+//! [-126, 0]: every misread n falls outside that window, so such x give exactly 0 as they must.
+//! Every use here exponentiates logits minus their maximum, which are <= 0; a positive x gives 0 for
+//! n >= 1 (not a use the library makes).
 [[nodiscard]] inline float exp_nonpositive(float x) noexcept {
   constexpr float log2e = 1.44269504088896341f;
   constexpr float ln2_hi = 0.693359375f;  // ln 2 split so that n * ln2_hi is exact
@@ -27,7 +33,8 @@ inline constexpr std::size_t row_lanes = 16;  // independent accumulators: enoug
   constexpr float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float shifted = x * log2e + round_magic;
   const float n = shifted - round_magic;
-  const std::int32_t n_int = std::bit_cast<std::int32_t>(shifted) - std::bit_cast<std::int32_t>(round_magic);
+  // n modulo 2^32 while shifted is in [2^23, 2^24); some value outside [-126, 0] otherwise (see above).
+  const std::uint32_t n_bits = std::bit_cast<std::uint32_t>(shifted) - std::bit_cast<std::uint32_t>(round_magic);
   const float r = (x - n * ln2_hi) - n * ln2_lo;
   float poly = 1.9875691500e-4f;
   poly = poly * r + 1.3981999507e-3f;
@@ -36,10 +43,11 @@ inline constexpr std::size_t row_lanes = 16;  // independent accumulators: enoug
   poly = poly * r + 1.6666665459e-1f;
   poly = poly * r + 5.0000001201e-1f;
   const float e_r = poly * r * r + r + 1.0f;
-  // n in [-126, 0]: 2^n is a normal float. Below, all bits are masked off (NaN from -inf included).
-  const std::int32_t in_range = -static_cast<std::int32_t>(n_int >= -126);
-  const float scale = std::bit_cast<float>(((n_int + 127) & in_range) << 23);
-  return std::bit_cast<float>(std::bit_cast<std::int32_t>(e_r * scale) & in_range);
+  // n in [-126, 0] <=> n + 126 in [0, 126] as unsigned: 2^n is a normal float. Outside, all bits are
+  // masked off (the NaN that -inf makes of r included).
+  const std::uint32_t in_range = 0u - static_cast<std::uint32_t>(n_bits + 126u <= 126u);
+  const float scale = std::bit_cast<float>(((n_bits + 127u) & in_range) << 23);
+  return std::bit_cast<float>(std::bit_cast<std::uint32_t>(e_r * scale) & in_range);
 }
 
 //! Maps a float's bits to an int32 that orders like the float (for non-NaN values).
