@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <span>
 
 #include "specdec/core/error.hpp"
@@ -33,6 +34,38 @@ inline void check_moves(std::span<const kv_move> moves) {
                     "sources strictly increasing (keep-list order)");
   }
 }
+
+//! Checks one request's keep-list inputs: a well-formed tree, a context such that every position
+//! `context_length + node` fits `index_t` (`context_length <= INT64_MAX - N`, compared without forming
+//! the sum), room for the moves, and an accepted path that is a root path of the tree, root excluded.
+inline void check_keep_list_inputs(const token_tree_view& tree, std::span<const std::int32_t> accepted_path,
+                                   index_t context_length, std::size_t out_size) {
+  check_tree_shape(tree);
+  expects(context_length >= 0 && context_length <= std::numeric_limits<index_t>::max() - tree.size(), "context_length",
+          context_length, "0 <= context_length <= 2^63 - 1 - tree.size() (every position must fit index_t)");
+  expects(out_size >= accepted_path.size(), "moves.size()", out_size, ">= accepted_path.size()");
+  std::int32_t previous = 0;
+  for (std::size_t k = 0; k < accepted_path.size(); ++k) {
+    const std::int32_t node = accepted_path[k];
+    expects_element(node >= 1 && node < tree.size(), "accepted_path", k, node,
+                    "a draft node of the tree: 1 <= node < tree.size() (the root is implicit)");
+    expects_element(tree.parent(node) == previous, "accepted_path", k, node,
+                    "a child of the previous accepted node (the root for entry 0)");
+    previous = node;
+  }
+}
+
+//! Writes the moves of a checked accepted path; returns their count.
+inline index_t write_keep_list(std::span<const std::int32_t> accepted_path, index_t context_length, kv_move* out) noexcept {
+  index_t count = 0;
+  for (std::size_t k = 0; k < accepted_path.size(); ++k) {
+    const std::int32_t node = accepted_path[k];
+    const auto depth = static_cast<index_t>(k + 1);
+    if (node != depth) out[count++] = {context_length + node, context_length + depth};
+  }
+  return count;
+}
+
 } // namespace detail
 
 //! The cache length after committing `accepted` draft tokens after `context_length` cached tokens: the
@@ -49,32 +82,20 @@ inline void check_moves(std::span<const kv_move> moves) {
 //! skipping those with `node == depth` (already in place), in increasing depth, and returns their
 //! count (at most `accepted_path.size()`). Applied in that order the moves never overwrite an entry
 //! that a later move reads: every source lies beyond every earlier destination.
-//! Throws unless the path is a root path of `tree` and `out` holds `accepted_path.size()` moves. O(A).
+//! Throws unless the path is a root path of `tree`, `out` holds `accepted_path.size()` moves and every
+//! position `context_length + node` fits `index_t`; nothing is written when it throws. O(A).
 //! Source: the KV compaction every tree-verification engine performs (SpecInfer, Medusa, EAGLE).
 inline index_t keep_list(const token_tree_view& tree, std::span<const std::int32_t> accepted_path, index_t context_length,
                          std::span<kv_move> out) {
-  detail::check_tree_shape(tree);
-  expects(context_length >= 0, "context_length", context_length, ">= 0");
-  expects(out.size() >= accepted_path.size(), "moves.size()", out.size(), ">= accepted_path.size()");
-  index_t count = 0;
-  std::int32_t previous = 0;
-  for (std::size_t k = 0; k < accepted_path.size(); ++k) {
-    const std::int32_t node = accepted_path[k];
-    expects_element(node >= 1 && node < tree.size(), "accepted_path", k, node,
-                    "a draft node of the tree: 1 <= node < tree.size() (the root is implicit)");
-    expects_element(tree.parent(node) == previous, "accepted_path", k, node,
-                    "a child of the previous accepted node (the root for entry 0)");
-    const auto depth = static_cast<index_t>(k + 1);
-    if (node != depth) out[static_cast<std::size_t>(count++)] = {context_length + node, context_length + depth};
-    previous = node;
-  }
-  return count;
+  detail::check_keep_list_inputs(tree, accepted_path, context_length, out.size());
+  return detail::write_keep_list(accepted_path, context_length, out.data());
 }
 
 //! The batched keep-list: request `b`'s accepted path is `accepted_nodes[accepted_offsets.begin(b),
 //! accepted_offsets.end(b))` in tree `b` with context `context_lengths[b]`; its moves are written to
 //! `moves[move_offsets[b], move_offsets[b + 1])` (positions logical to request `b`'s own cache).
-//! Writes `batch_size + 1` move offsets, returns the total. Equal to `keep_list` request by request.
+//! Writes `batch_size + 1` move offsets, returns the total. Equal to `keep_list` request by request;
+//! every request is checked before anything is written (an error's message starts with "in trees[b]: ").
 inline index_t keep_list(const token_tree_batch_view& batch, ragged_offsets accepted_offsets,
                          std::span<const std::int32_t> accepted_nodes, std::span<const std::int32_t> context_lengths,
                          std::span<kv_move> moves, std::span<std::int32_t> move_offsets) {
@@ -90,14 +111,19 @@ inline index_t keep_list(const token_tree_batch_view& batch, ragged_offsets acce
           ">= the total accepted nodes");
   expects(static_cast<index_t>(move_offsets.size()) >= batch.batch_size() + 1, "move_offsets.size()", move_offsets.size(),
           ">= batch_size + 1");
+  const auto path = [&](index_t b) {
+    return accepted_nodes.subspan(static_cast<std::size_t>(accepted_offsets.begin(b)), static_cast<std::size_t>(accepted_offsets.size(b)));
+  };
+  // Every request is checked before anything is written: an error leaves moves and offsets untouched.
+  for (index_t b = 0; b < batch.batch_size(); ++b) {
+    detail::in_element("trees", b, [&] {
+      detail::check_keep_list_inputs(batch.tree(b), path(b), context_lengths[static_cast<std::size_t>(b)], path(b).size());
+    });
+  }
   index_t total = 0;
   move_offsets[0] = 0;
   for (index_t b = 0; b < batch.batch_size(); ++b) {
-    const auto path = accepted_nodes.subspan(static_cast<std::size_t>(accepted_offsets.begin(b)),
-                                             static_cast<std::size_t>(accepted_offsets.size(b)));
-    total += detail::in_element("trees", b, [&] {
-      return keep_list(batch.tree(b), path, context_lengths[static_cast<std::size_t>(b)], moves.subspan(static_cast<std::size_t>(total)));
-    });
+    total += detail::write_keep_list(path(b), context_lengths[static_cast<std::size_t>(b)], moves.data() + total);
     move_offsets[static_cast<std::size_t>(b + 1)] = static_cast<std::int32_t>(total);
   }
   return total;

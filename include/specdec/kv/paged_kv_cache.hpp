@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <initializer_list>
 #include <span>
 
@@ -25,6 +26,9 @@ inline namespace v0 {
           "a logical position covered by the block table (position / block_size < block_table.size())");
   const std::int32_t block = block_table[static_cast<std::size_t>(position / block_size)];
   expects_element(block >= 0, "block_table", position / block_size, block, ">= 0");
+  // block * block_size + (block_size - 1) must fit index_t.
+  expects_element(block < std::numeric_limits<index_t>::max() / block_size, "block_table", position / block_size, block,
+                  "a block whose slots fit index_t (block < 2^63 / block_size)");
   return static_cast<index_t>(block) * block_size + position % block_size;
 }
 

@@ -12,17 +12,10 @@
 namespace specdec {
 inline namespace v0 {
 
-//! Writes, for every node, its first child (lowest index, i.e. best rank) and its next sibling (the next
-//! higher index with the same parent), -1 where there is none. Walking `first_child[n]`, then
-//! `next_sibling[...]` visits the children of `n` in rank order. This is the layout SGLang's tree
-//! verification kernels take. O(N); both outputs must hold `tree.size()` entries. Throws on a
-//! malformed tree.
-inline void sibling_links(const token_tree_view& tree, std::span<std::int32_t> first_child,
-                          std::span<std::int32_t> next_sibling) {
-  detail::check_tree_shape(tree);
+namespace detail {
+
+inline void write_sibling_links(const token_tree_view& tree, std::int32_t* first_child, std::int32_t* next_sibling) noexcept {
   const auto n = static_cast<std::size_t>(tree.size());
-  expects(first_child.size() >= n, "first_child.size()", first_child.size(), ">= tree.size()");
-  expects(next_sibling.size() >= n, "next_sibling.size()", next_sibling.size(), ">= tree.size()");
   for (std::size_t i = 0; i < n; ++i) {
     first_child[i] = -1;
     next_sibling[i] = -1;
@@ -36,9 +29,25 @@ inline void sibling_links(const token_tree_view& tree, std::span<std::int32_t> f
   }
 }
 
+} // namespace detail
+
+//! Writes, for every node, its first child (lowest index, i.e. best rank) and its next sibling (the next
+//! higher index with the same parent), -1 where there is none. Walking `first_child[n]`, then
+//! `next_sibling[...]` visits the children of `n` in rank order. This is the layout SGLang's tree
+//! verification kernels take. O(N); both outputs must hold `tree.size()` entries. Throws on a
+//! malformed tree (nothing is written then).
+inline void sibling_links(const token_tree_view& tree, std::span<std::int32_t> first_child,
+                          std::span<std::int32_t> next_sibling) {
+  detail::check_tree_shape(tree);
+  const auto n = static_cast<std::size_t>(tree.size());
+  expects(first_child.size() >= n, "first_child.size()", first_child.size(), ">= tree.size()");
+  expects(next_sibling.size() >= n, "next_sibling.size()", next_sibling.size(), ">= tree.size()");
+  detail::write_sibling_links(tree, first_child.data(), next_sibling.data());
+}
+
 //! The batched form: both outputs are ragged like the batch's nodes and hold node indices local to
 //! each tree (SGLang's per-request `retrive_next_token` / `retrive_next_sibling`). Equal to
-//! `sibling_links` tree by tree. O(total nodes).
+//! `sibling_links` tree by tree. Every tree is checked before anything is written. O(total nodes).
 inline void sibling_links(const token_tree_batch_view& batch, std::span<std::int32_t> first_child,
                           std::span<std::int32_t> next_sibling) {
   batch.offsets().validate("tree_offsets");
@@ -46,9 +55,11 @@ inline void sibling_links(const token_tree_batch_view& batch, std::span<std::int
   expects(first_child.size() >= total, "first_child.size()", first_child.size(), ">= total nodes of the batch");
   expects(next_sibling.size() >= total, "next_sibling.size()", next_sibling.size(), ">= total nodes of the batch");
   for (index_t b = 0; b < batch.batch_size(); ++b) {
+    detail::in_element("trees", b, [&] { detail::check_tree_shape(batch.tree(b)); });
+  }
+  for (index_t b = 0; b < batch.batch_size(); ++b) {
     const auto first = static_cast<std::size_t>(batch.offsets().begin(b));
-    const auto count = static_cast<std::size_t>(batch.offsets().size(b));
-    detail::in_element("trees", b, [&] { sibling_links(batch.tree(b), first_child.subspan(first, count), next_sibling.subspan(first, count)); });
+    detail::write_sibling_links(batch.tree(b), first_child.data() + first, next_sibling.data() + first);
   }
 }
 
