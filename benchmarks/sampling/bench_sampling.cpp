@@ -135,8 +135,44 @@ void bench_top_p(benchmark::State& state) {
   state.counters["nucleus"] = static_cast<double>(kept);
 }
 
+// The row kernels on one instruction set (arg 1: 0 baseline, 1 AVX2, 2 AVX-512), each against the
+// streaming read of the same bytes; skipped where the CPU lacks the set.
+specdec::detail::row_isa isa_of(const benchmark::State& state) {
+  return static_cast<specdec::detail::row_isa>(state.range(1));
+}
+
+void bench_row_checked_max(benchmark::State& state) {
+  const auto logits = make_logits(state.range(0));
+  const auto isa = isa_of(state);
+  if (!specdec::detail::row_isa_available(isa)) {
+    state.SkipWithError("instruction set not available on this CPU");
+    return;
+  }
+  const std::int64_t bytes = state.range(0) * static_cast<std::int64_t>(sizeof(float));
+  specdec::bench::run_against_stream(state, logits, bytes, [&] {
+    specdec::detail::checked_max_result max = specdec::detail::checked_max(logits, isa);
+    benchmark::DoNotOptimize(max);
+  });
+}
+
+void bench_row_sum_exp(benchmark::State& state) {
+  const auto logits = make_logits(state.range(0));
+  const auto isa = isa_of(state);
+  if (!specdec::detail::row_isa_available(isa)) {
+    state.SkipWithError("instruction set not available on this CPU");
+    return;
+  }
+  const std::int64_t bytes = state.range(0) * static_cast<std::int64_t>(sizeof(float));
+  specdec::bench::run_against_stream(state, logits, bytes, [&] {
+    double sum = specdec::detail::sum_exp(logits, 4.0f, 0.8f, isa);
+    benchmark::DoNotOptimize(sum);
+  });
+}
+
 }  // namespace
 
+BENCHMARK(bench_row_checked_max)->ArgsProduct({{128256}, {0, 1, 2}});
+BENCHMARK(bench_row_sum_exp)->ArgsProduct({{128256}, {0, 1, 2}});
 BENCHMARK(bench_stream)->Arg(32000)->Arg(128256);
 BENCHMARK(bench_argmax)->Arg(32000)->Arg(128256);
 BENCHMARK(bench_logsumexp)->Arg(32000)->Arg(128256);

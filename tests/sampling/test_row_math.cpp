@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "support/catch.hpp"
@@ -82,4 +83,54 @@ TEST_CASE("sum_exp and checked_max over a row with entries in every range") {
   REQUIRE(max.max == 0.0f);
   REQUIRE(max.index == 0);
   REQUIRE_FALSE(max.bad);
+}
+
+TEST_CASE("every instruction set gives the baseline's bits: maximum, first index, bad flag and sums") {
+  using specdec::detail::row_isa;
+  std::vector<row_isa> isas;
+  for (const row_isa isa : {row_isa::baseline, row_isa::avx2, row_isa::avx512}) {
+    if (specdec::detail::row_isa_available(isa)) isas.push_back(isa);
+  }
+  REQUIRE(isas.front() == row_isa::baseline);
+  REQUIRE(specdec::detail::row_isa_available(specdec::detail::best_row_isa()));
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal(0.0f, 5.0f);
+  int compared = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    const std::size_t n = trial < 200 ? static_cast<std::size_t>(trial) : 1 + rng() % 5000;
+    std::vector<float> row(n);
+    const int kind = trial % 5;
+    for (float& x : row) {
+      x = kind == 1 ? std::round(normal(rng) / 4.0f) : normal(rng);  // kind 1: many ties
+      if (rng() % 13 == 0) x = -inf;
+      if (kind == 2 && rng() % 500 == 0) x = std::nanf("");
+      if (kind == 3 && rng() % 700 == 0) x = inf;
+    }
+    if (kind == 4 && n > 0) row.assign(n, -inf);
+    const auto expected = specdec::detail::checked_max(row, row_isa::baseline);
+    float shift = -inf;
+    for (const float x : row) shift = x > shift && x < inf ? x : shift;
+    if (!(shift > -inf)) shift = 0.0f;
+    std::vector<float> processed(n);
+    for (std::size_t i = 0; i < n; ++i) processed[i] = row[i] < inf && row[i] == row[i] ? row[i] - shift : -inf;
+    std::vector<float> w0(n), w1(n);
+    const double sum0 = specdec::detail::sum_exp(processed, 0.0f, 0.7f, row_isa::baseline);
+    const double both0 = specdec::detail::exp_and_sum(processed, w0.data(), row_isa::baseline);
+    for (const row_isa isa : isas) {
+      INFO("trial " << trial << ", isa " << static_cast<int>(isa) << ", n = " << n);
+      const auto got = specdec::detail::checked_max(row, isa);
+      REQUIRE(got.bad == expected.bad);
+      if (!expected.bad) {
+        REQUIRE(std::bit_cast<std::uint32_t>(got.max) == std::bit_cast<std::uint32_t>(expected.max));
+        REQUIRE(got.index == expected.index);
+      }
+      REQUIRE(std::bit_cast<std::uint64_t>(specdec::detail::sum_exp(processed, 0.0f, 0.7f, isa)) ==
+              std::bit_cast<std::uint64_t>(sum0));
+      REQUIRE(std::bit_cast<std::uint64_t>(specdec::detail::exp_and_sum(processed, w1.data(), isa)) ==
+              std::bit_cast<std::uint64_t>(both0));
+      REQUIRE(w1 == w0);
+      ++compared;
+    }
+  }
+  REQUIRE(compared >= 2000);
 }

@@ -28,34 +28,26 @@ namespace detail {
   return std::bit_cast<float>(static_cast<std::uint32_t>(key >> 32));
 }
 
+//! The weight of `count` keys, in double, with eight independent accumulators (no dependency chain).
+//! The order is any fixed one: `apply_top_p` only uses such sums within its rounding margin.
+[[nodiscard]] inline double sum_key_weights(const std::uint64_t* keys, std::size_t count) noexcept {
+  double lane[8] = {};
+  const std::size_t full = count - count % 8;
+  for (std::size_t i = 0; i < full; i += 8) {
+    for (std::size_t j = 0; j < 8; ++j) lane[j] += static_cast<double>(nucleus_key_weight(keys[i + j]));
+  }
+  double sum = 0.0;
+  for (std::size_t i = full; i < count; ++i) sum += static_cast<double>(nucleus_key_weight(keys[i]));
+  for (const double x : lane) sum += x;
+  return sum;
+}
+
 //! The buffers of `apply_top_p`; they grow to the largest row seen and are then reused.
 struct nucleus_workspace {
   std::vector<float> weights;
   std::vector<std::uint64_t> keys;
+  std::vector<std::uint64_t> spare;
 };
-
-//! w_i = exp_nonpositive(row_i) into `weights`, and their sum in double in exactly `sum_exp(row, 0, 1)`'s
-//! order (the same lanes; `(x - 0) / 1 == x` for every x), so that the total is the one softmax uses.
-[[nodiscard]] inline double exp_and_sum(std::span<const float> row, float* weights) noexcept {
-  double lane_sum[row_lanes] = {};
-  const std::size_t n = row.size();
-  const std::size_t full = n - n % row_lanes;
-  for (std::size_t i = 0; i < full; i += row_lanes) {
-    for (std::size_t j = 0; j < row_lanes; ++j) {
-      const float e = exp_nonpositive(row[i + j]);
-      weights[i + j] = e;
-      lane_sum[j] += static_cast<double>(e);
-    }
-  }
-  double sum = 0.0;
-  for (std::size_t i = full; i < n; ++i) {
-    const float e = exp_nonpositive(row[i]);
-    weights[i] = e;
-    sum += static_cast<double>(e);
-  }
-  for (std::size_t j = 0; j < row_lanes; ++j) sum += lane_sum[j];
-  return sum;
-}
 
 //! The sort definition of top-p, exactly: candidates (entries above -inf) sorted by `nucleus_key`
 //! descending, the shortest prefix whose cumulative weight -- summed in double in that order --
@@ -79,16 +71,21 @@ inline void apply_top_p_sorted(std::span<float> row, const float* weights, doubl
 //! Top-p over a row of processed logits (every entry <= 0 or -inf, at least one finite): with weights
 //! w_i = exp_nonpositive(row_i), total T their sum (`exp_and_sum`) and target = top_p * T in double,
 //! keeps exactly the candidates that `apply_top_p_sorted` keeps, in expected O(V):
-//! 1. Candidates with w_i <= tau = (1 - top_p) T / (4 V) cannot be in the nucleus: together they weigh
-//!    at most V tau = (1 - top_p) T / 4, so the heavier candidates alone reach the target with a margin
-//!    far above any rounding (1 - top_p >= 2^-24 for a float top_p < 1, while the rounding of V double
-//!    additions is below V 2^-53 T; the filter is skipped above 2^26 entries, where that would fail).
-//! 2. Quickselect with random pivots over the remaining keys, carrying the weight of everything ranked
-//!    above the current range, finds the cut; only the last few keys are sorted.
+//! 1. Rows of 4096 entries or more: a sorted sample of 1024 weights brackets the crossing of the
+//!    cumulative weight with the target, and one pass keeps the keys above the bracket and inside it
+//!    (a few percent of the row), summing their weights.
+//!    Otherwise, or when the sample misjudged: candidates with w_i <= tau = (1 - top_p) T / (4 V) cannot
+//!    be in the nucleus -- together they weigh at most V tau = (1 - top_p) T / 4, so the heavier ones
+//!    alone reach the target with a margin far above any rounding (1 - top_p >= 2^-24 for a float
+//!    top_p < 1, while V double additions round by less than V 2^-53 T; the filter is off above 2^26
+//!    entries, where that would fail).
+//! 2. Quickselect with pseudo-random pivots over the remaining keys, carrying the weight of everything
+//!    ranked above the current range, narrows the cut to 32 keys, which are sorted.
 //! 3. The cut is exact when the sums on both sides of it clear the target by more than the rounding
-//!    that separates any two summation orders of those terms, (m + 64) 2^-50 T for m keys; otherwise
-//!    (near-ties with the target: inputs built for it, or chance of order 1e-11 per row) the sort
+//!    that separates any two summation orders of at most V terms, (V + 64) 2^-50 T; otherwise
+//!    (near-ties with the target: inputs built for it, or a chance of order 1e-11 per row) the sort
 //!    definition runs instead. Either way the result is the sort definition's.
+//! Pivots and samples come from a fixed-seed generator, so the work done is reproducible too.
 //! Returns true when the selection decided (the fast path), false when the sort definition ran.
 inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws) {
   constexpr float neg_inf = -std::numeric_limits<float>::infinity();
@@ -99,33 +96,103 @@ inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws
   const double total = exp_and_sum(row, weights);
   const double target = static_cast<double>(top_p) * total;
 
-  // 1. Prefilter (see above). tau as a float is rounded down, which only keeps more keys.
-  float tau = 0.0f;
-  if (n <= (std::size_t{1} << 26)) {
-    const double tau_exact = (1.0 - static_cast<double>(top_p)) * total / (4.0 * static_cast<double>(n));
-    tau = static_cast<float>(tau_exact);
-    if (static_cast<double>(tau) > tau_exact) tau = std::nextafter(tau, 0.0f);
-  }
-  std::uint64_t* const keys = ws.keys.data();
-  std::size_t m = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const float w = weights[i];
-    keys[m] = nucleus_key(w, i);
-    m += static_cast<std::size_t>(w > tau);  // -inf entries have weight 0 <= tau
-  }
-
-  // 2. Quickselect. Invariant: keys[0, lo) rank above keys[lo, hi), which rank above keys[hi, m);
-  // `before` is the weight of keys[0, lo) and stays below the target; the cut lies in [lo, hi) unless
-  // nothing reaches the target. Pivots are the median of three pseudo-random keys (distinct keys: both
-  // sides of a partition are non-empty, so every round shrinks the range).
-  std::size_t lo = 0;
-  std::size_t hi = m;
-  double before = 0.0;
-  std::uint64_t state = 0x9e3779b97f4a7c15u;
+  std::uint64_t state = 0x9e3779b97f4a7c15u;  // a fixed-seed LCG: pivots and samples, reproducibly
   const auto next_random = [&state](std::size_t range) {
     state = state * 6364136223846793005u + 1442695040888963407u;
     return static_cast<std::size_t>((state >> 33) % range);
   };
+  // Quickselect state. Invariant: keys[0, lo) rank above keys[lo, hi), which rank above every other
+  // candidate; `before` is the weight of keys[0, lo) and stays below the target; the cut lies in
+  // [lo, hi) unless nothing reaches the target.
+  std::uint64_t* keys = ws.keys.data();
+  std::size_t m = 0;  // keys[0, m) hold every candidate that can still be kept
+  std::size_t lo = 0;
+  std::size_t hi = 0;
+  double before = 0.0;
+  bool complete = false;  // keys[0, m) are all the candidates of weight > 0 (nothing-reaches is decidable)
+
+  // 1. Bracket (rows of 4096 or more): a sorted sample of 1024 weights estimates where the cumulative
+  // weight crosses the target; one pass keeps the keys ranked above the bracket (A, all kept unless
+  // the estimate was wrong) and those inside it (B), and only sums the rest. When the crossing is not
+  // in A or B, the general path below runs.
+  bool bracketed = false;
+  if (n >= 4096) {
+    constexpr std::size_t samples = 1024;
+    constexpr std::size_t half_width = 64;  // ~4 standard deviations of a sample quantile's rank
+    if (ws.spare.size() < n) ws.spare.resize(n);
+    std::uint64_t* const sample = ws.spare.data();
+    for (std::size_t k = 0; k < samples; ++k) {
+      const std::size_t i = next_random(n);
+      sample[k] = nucleus_key(weights[i], i);
+    }
+    std::sort(sample, sample + samples, std::greater<>{});
+    // The crossing of the sample's own cumulative share with top_p: a ratio estimate, free of the
+    // noise of the sample's total.
+    double sample_total = 0.0;
+    for (std::size_t k = 0; k < samples; ++k) sample_total += static_cast<double>(nucleus_key_weight(sample[k]));
+    const double sample_target = static_cast<double>(top_p) * sample_total;
+    double cumulative = 0.0;
+    std::size_t crossing = samples;
+    for (std::size_t k = 0; k < samples; ++k) {
+      cumulative += static_cast<double>(nucleus_key_weight(sample[k]));
+      if (cumulative >= sample_target) {
+        crossing = k;
+        break;
+      }
+    }
+    if (crossing < samples) {
+      const std::uint64_t upper = crossing >= half_width ? sample[crossing - half_width] : ~std::uint64_t{0};
+      const std::uint64_t lower = crossing + half_width < samples ? sample[crossing + half_width] : 0;
+      std::uint64_t* const inside = ws.spare.data();  // the sample is no longer needed
+      std::size_t above_count = 0;
+      std::size_t inside_count = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t key = nucleus_key(weights[i], i);
+        const bool is_above = key > upper;
+        const bool is_inside = (key <= upper) & (key >= lower);
+        keys[above_count] = key;
+        inside[inside_count] = key;
+        above_count += static_cast<std::size_t>(is_above);
+        inside_count += static_cast<std::size_t>(is_inside);
+      }
+      const double above_mass = sum_key_weights(keys, above_count);
+      const double inside_mass = sum_key_weights(inside, inside_count);
+      if (above_mass >= target) {
+        m = hi = above_count;
+        bracketed = true;
+      } else if (above_mass + inside_mass >= target) {
+        std::copy(inside, inside + inside_count, keys + above_count);
+        m = hi = above_count + inside_count;
+        lo = above_count;
+        before = above_mass;
+        bracketed = true;
+      }
+    }
+  }
+
+  // 1'. General path: candidates with w_i <= tau cannot be in the nucleus (see above); tau as a float is
+  // rounded down, which only keeps more keys.
+  if (!bracketed) {
+    float tau = 0.0f;
+    if (n <= (std::size_t{1} << 26)) {
+      const double tau_exact = (1.0 - static_cast<double>(top_p)) * total / (4.0 * static_cast<double>(n));
+      tau = static_cast<float>(tau_exact);
+      if (static_cast<double>(tau) > tau_exact) tau = std::nextafter(tau, 0.0f);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const float w = weights[i];
+      keys[m] = nucleus_key(w, i);
+      m += static_cast<std::size_t>(w > tau);  // -inf entries have weight 0 <= tau
+    }
+    lo = 0;
+    hi = m;
+    before = 0.0;
+    complete = !(tau > 0.0f);
+  }
+
+  // 2. Quickselect on [lo, hi): pivots are the median of three pseudo-random keys; the partition is
+  // branch-free (its outcome is a coin flip for the branch predictor). Distinct keys: unless the pivot
+  // is the range's largest (handled apart), both sides are non-empty, so every round shrinks the range.
   while (hi - lo > 32) {
     const std::size_t size = hi - lo;
     std::uint64_t a = keys[lo + next_random(size)];
@@ -141,12 +208,13 @@ inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws
     double mass = 0.0;
     for (std::size_t i = lo; i < hi; ++i) {
       const std::uint64_t key = keys[i];
-      if (key > pivot) {
-        mass += static_cast<double>(nucleus_key_weight(key));
-        keys[i] = keys[mid];
-        keys[mid++] = key;
-      }
+      const std::uint64_t other = keys[mid];
+      const bool greater = key > pivot;
+      keys[i] = greater ? other : key;
+      keys[mid] = greater ? key : other;
+      mid += static_cast<std::size_t>(greater);
     }
+    mass = sum_key_weights(keys + lo, mid - lo);
     if (mid == lo) {
       // The pivot is the range's largest key: take it alone as the next rank.
       std::size_t top = lo;
@@ -180,17 +248,24 @@ inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws
   }
 
   // 3. Exact unless a sum lies within the rounding margin of the target (see above).
-  const double margin = static_cast<double>(m + 64) * 0x1p-50 * total;
+  const double margin = static_cast<double>(n + 64) * 0x1p-50 * total;
   if (found) {
     if (below_cut < target - margin && at_cut >= target + margin) {
-      const auto last_kept = static_cast<std::int64_t>(keys[cut - 1]);
+      // Drop every key ranked below the last kept: lighter, or as heavy with a larger id.
+      // On the bits: weights are >= 0, so their bits order like their values; branch-free, so the
+      // loop vectorises.
+      const auto last_bits = static_cast<std::int32_t>(keys[cut - 1] >> 32);
+      const auto last_id = static_cast<std::int32_t>(0xffffffffu - static_cast<std::uint32_t>(keys[cut - 1]));
+      const auto neg_inf_bits = std::bit_cast<std::int32_t>(neg_inf);
       for (std::size_t i = 0; i < n; ++i) {
-        const bool drop = static_cast<std::int64_t>(nucleus_key(weights[i], i)) < last_kept;
-        row[i] = drop ? neg_inf : row[i];
+        const std::int32_t bits = std::bit_cast<std::int32_t>(weights[i]);
+        const std::int32_t drop =
+            -static_cast<std::int32_t>((bits < last_bits) | ((bits == last_bits) & (static_cast<std::int32_t>(i) > last_id)));
+        row[i] = std::bit_cast<float>((std::bit_cast<std::int32_t>(row[i]) & ~drop) | (neg_inf_bits & drop));
       }
       return true;
     }
-  } else if (tau == 0.0f && hi == m && at_cut < target - margin) {
+  } else if (complete && hi == m && at_cut < target - margin) {
     return true;  // every weight > 0 was summed and the target is out of reach: keep every candidate
   }
   apply_top_p_sorted(row, weights, target, std::span<std::uint64_t>(ws.keys));
