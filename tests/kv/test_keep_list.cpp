@@ -1,4 +1,5 @@
 #include <specdec/kv/keep_list.hpp>
+#include <specdec/kv/kv_axis.hpp>
 #include <specdec/kv/paged_kv_cache.hpp>
 #include <specdec/kv/strided_kv_cache.hpp>
 #include <specdec/tree/token_tree.hpp>
@@ -277,4 +278,24 @@ TEST_CASE("keep-lists bound the context so that every position fits, and batches
   REQUIRE_INVALID_ARGUMENT("block_table[0] = 2147483647 violates a block whose slots fit index_t",
                            (void)specdec::physical_slot(table, index_t{1} << 40, 0));
   REQUIRE(specdec::physical_slot(table, index_t{1} << 20, 5) == (index_t{2147483647} << 20) + 5);
+}
+
+TEST_CASE("kv_axis is public and the caches return their axes as given") {
+  std::vector<float> data(64);
+  const std::vector<specdec::kv_axis> axes{{2, 16}, {4, 1}};
+  const specdec::strided_kv_cache<float> strided(data.data(), 4, 4, axes);
+  REQUIRE(strided.axes().size() == 2);
+  REQUIRE(strided.axes()[0].extent == 2);
+  REQUIRE(strided.axes()[0].stride == 16);
+  REQUIRE(strided.axes()[1].stride == 1);
+  const specdec::paged_kv_cache<float> paged(data.data(), 2, 4, 16, 4, {{4, 1}});
+  REQUIRE(paged.axes().size() == 1);
+  REQUIRE(paged.axes()[0].extent == 4);
+  // copy_slice copies exactly the addressed elements.
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i);
+  strided.copy_slice(strided.entry(0), strided.entry(3));
+  REQUIRE(data[0] == 12.0f);
+  REQUIRE(data[3] == 15.0f);
+  REQUIRE(data[16] == 28.0f);
+  REQUIRE(data[4] == 4.0f);  // position 1 untouched
 }

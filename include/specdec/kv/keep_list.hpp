@@ -2,11 +2,14 @@
 //! the context followed by the accepted path.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <span>
 
+#include "specdec/core/contiguous.hpp"
 #include "specdec/core/error.hpp"
+#include "specdec/core/matrix_view.hpp"
 #include "specdec/core/ragged.hpp"
 #include "specdec/core/types.hpp"
 #include "specdec/tree/detail/tree_shape.hpp"
@@ -124,6 +127,76 @@ inline index_t keep_list(const token_tree_batch_view& batch, ragged_offsets acce
   move_offsets[0] = 0;
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     total += detail::write_keep_list(path(b), context_lengths[static_cast<std::size_t>(b)], moves.data() + total);
+    move_offsets[static_cast<std::size_t>(b + 1)] = static_cast<std::int32_t>(total);
+  }
+  return total;
+}
+
+namespace detail {
+
+//! Request `b`'s accepted draft nodes, local to its tree, from row `b` of engine accept indices (root
+//! first, batch-wide, padded with -1); checks the row's form and returns the number of drafts.
+template <layout_index Index>
+std::size_t local_accepted_path(const token_tree_batch_view& batch, const_matrix_view<Index> accept_indices, index_t b,
+                                std::span<std::int32_t> local) {
+  const Index* row = accept_indices.row_data(b);
+  const index_t first = batch.offsets().begin(b);
+  expects(accept_indices.cols() >= 1, "accept_indices.cols()", accept_indices.cols(), ">= 1 (the root)");
+  expects_element(static_cast<index_t>(row[0]) == first, "accept_indices", 0, row[0],
+                  "the request's root: its first node's batch-wide index (tree_offsets[b])");
+  std::size_t count = 0;
+  index_t c = 1;
+  for (; c < accept_indices.cols() && row[c] != -1; ++c) {
+    const auto node = static_cast<index_t>(row[c]);
+    expects_element(node > first && node < batch.offsets().end(b), "accept_indices", c, row[c],
+                    "a draft node of the request's tree (batch-wide index in (tree_offsets[b], tree_offsets[b + 1])), or -1 padding");
+    expects(count < local.size(), "accepted nodes", count + 1, "at most max_tree_depth (255) drafts on a root path");
+    local[count++] = static_cast<std::int32_t>(node - first);
+  }
+  for (; c < accept_indices.cols(); ++c) {
+    expects_element(row[c] == -1, "accept_indices", c, row[c], "-1 padding after the first -1");
+  }
+  return count;
+}
+
+} // namespace detail
+
+//! The batched keep-list from engine accept indices, the form verification kernels emit (e.g. SGLang's
+//! `accept_index`, TensorRT-LLM's accepted paths): row `b` of `accept_indices` (`[batch, width]`,
+//! `int32_t` or `int64_t`) lists request `b`'s accepted nodes in increasing depth as batch-wide flat
+//! indices (`tree_offsets[b] + local index`), the root first, padded with -1. Equal to the batched
+//! `keep_list` with the root dropped and the indices made local; writes `batch_size + 1` move offsets
+//! and returns the total number of moves (at most the total accepted drafts, which `moves` must hold).
+//! Every request is checked before anything is written (errors start with "in trees[b]: "). O(batch *
+//! width).
+template <layout_index Index>
+index_t keep_list_from_accept_indices(const token_tree_batch_view& batch, const_matrix_view<Index> accept_indices,
+                                      std::span<const std::int32_t> context_lengths, std::span<kv_move> moves,
+                                      std::span<std::int32_t> move_offsets) {
+  batch.offsets().validate("tree_offsets");
+  accept_indices.validate("accept_indices");
+  expects(accept_indices.rows() >= batch.batch_size(), "accept_indices.rows()", accept_indices.rows(), ">= batch_size");
+  expects(static_cast<index_t>(context_lengths.size()) >= batch.batch_size(), "context_lengths.size()",
+          context_lengths.size(), ">= batch_size");
+  expects(static_cast<index_t>(move_offsets.size()) >= batch.batch_size() + 1, "move_offsets.size()", move_offsets.size(),
+          ">= batch_size + 1");
+  std::array<std::int32_t, static_cast<std::size_t>(max_tree_depth)> local{};
+  std::size_t drafts = 0;
+  for (index_t b = 0; b < batch.batch_size(); ++b) {
+    detail::in_element("trees", b, [&] {
+      const std::size_t count = detail::local_accepted_path(batch, accept_indices, b, local);
+      detail::check_keep_list_inputs(batch.tree(b), std::span<const std::int32_t>(local.data(), count),
+                                     context_lengths[static_cast<std::size_t>(b)], count);
+      drafts += count;
+    });
+  }
+  expects(moves.size() >= drafts, "moves.size()", moves.size(), ">= the total accepted draft nodes");
+  index_t total = 0;
+  move_offsets[0] = 0;
+  for (index_t b = 0; b < batch.batch_size(); ++b) {
+    const std::size_t count = detail::local_accepted_path(batch, accept_indices, b, local);
+    total += detail::write_keep_list(std::span<const std::int32_t>(local.data(), count), context_lengths[static_cast<std::size_t>(b)],
+                                     moves.data() + total);
     move_offsets[static_cast<std::size_t>(b + 1)] = static_cast<std::int32_t>(total);
   }
   return total;

@@ -12,6 +12,7 @@
 #include "specdec/core/ragged.hpp"
 #include "specdec/core/types.hpp"
 #include "specdec/kv/detail/token_slice.hpp"
+#include "specdec/kv/kv_axis.hpp"
 #include "specdec/kv/keep_list.hpp"
 
 namespace specdec {
@@ -61,7 +62,10 @@ public:
   [[nodiscard]] T* slot(index_t slot) const noexcept {
     return data_ + (slot / block_size_) * block_stride_ + (slot % block_size_) * slot_stride_;
   }
-  [[nodiscard]] const detail::token_slice_axes& axes() const noexcept { return axes_; }
+  //! The non-sequence axes, as given to the constructor.
+  [[nodiscard]] std::span<const kv_axis> axes() const noexcept { return axes_.axes(); }
+  //! Copies the whole slice (every element addressed by the axes) at `src` to the slice at `dst`.
+  void copy_slice(T* dst, const T* src) const noexcept { axes_.copy(dst, src); }
 
 private:
   T* data_;
@@ -92,7 +96,7 @@ template <class T>
 void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> block_table, const paged_kv_cache<T>& cache) {
   check_keep_list(moves, block_table, cache);
   for (const kv_move& move : moves) {
-    cache.axes().copy(cache.slot(physical_slot(block_table, cache.block_size(), move.dst)),
+    cache.copy_slice(cache.slot(physical_slot(block_table, cache.block_size(), move.dst)),
                       cache.slot(physical_slot(block_table, cache.block_size(), move.src)));
   }
 }

@@ -7,6 +7,7 @@
 #include <span>
 #include <utility>
 
+#include "specdec/core/contiguous.hpp"
 #include "specdec/core/error.hpp"
 #include "specdec/core/types.hpp"
 #include "specdec/tree/detail/tree_shape.hpp"
@@ -57,6 +58,13 @@ void position_ids(const token_tree_view& tree, index_t context_length, std::span
   detail::write_position_ids(tree, context_length, out.data());
 }
 
+//! `position_ids` into any writable contiguous range of integers (`std::vector<int64_t>`, ...).
+template <writable_contiguous_range Out>
+  requires std::integral<std::ranges::range_value_t<Out>> && (!std::same_as<std::remove_cvref_t<Out>, std::span<std::ranges::range_value_t<Out>>>)
+void position_ids(const token_tree_view& tree, index_t context_length, Out&& out) {
+  position_ids(tree, context_length, as_span(out));
+}
+
 //! The batched form: `out` is ragged like the batch's nodes, and tree `b` starts at
 //! `context_lengths[b]`. Equal to `position_ids` tree by tree. Every tree is checked before anything is
 //! written, so an error (its message starts with "in trees[b]: ") leaves `out` untouched. O(total nodes).
@@ -78,6 +86,13 @@ void position_ids(const token_tree_batch_view& batch, std::span<const std::int32
     detail::write_position_ids(batch.tree(b), context_lengths[static_cast<std::size_t>(b)],
                                out.data() + batch.offsets().begin(b));
   }
+}
+
+//! The batched `position_ids` into any writable contiguous range of integers.
+template <writable_contiguous_range Out>
+  requires std::integral<std::ranges::range_value_t<Out>> && (!std::same_as<std::remove_cvref_t<Out>, std::span<std::ranges::range_value_t<Out>>>)
+void position_ids(const token_tree_batch_view& batch, std::span<const std::int32_t> context_lengths, Out&& out) {
+  position_ids(batch, context_lengths, as_span(out));
 }
 
 } // namespace v0
