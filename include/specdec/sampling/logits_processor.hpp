@@ -55,7 +55,7 @@ public:
       x = (x - max.value) / temperature;  // -inf stays -inf
     }
     if (params.top_p < sampling_params::top_p_off) {
-      apply_top_p(out, params.top_p);
+      apply_top_p(out, params.top_p, static_cast<std::size_t>(max.index));
     }
     if (params.min_p > sampling_params::min_p_off) {
       apply_min_p(out, params.min_p);
@@ -88,7 +88,8 @@ private:
 
   // Keeps the shortest prefix, in (probability desc, id asc) order, whose mass reaches p: by selection
   // (detail/nucleus.hpp), with exactly the result of sorting.
-  void apply_top_p(std::span<float> row, float p) { (void)detail::apply_top_p(row, p, nucleus_); }
+  // Ties in processed value go to the argmax first, so top-p keeps it like every filter.
+  void apply_top_p(std::span<float> row, float p, std::size_t argmax) { (void)detail::apply_top_p(row, p, nucleus_, argmax); }
 
   // p_i >= min_p * p_max  <=>  processed_i - processed_max >= log(min_p), and processed_max == 0.
   static void apply_min_p(std::span<float> row, float min_p) {

@@ -17,15 +17,31 @@ namespace specdec {
 inline namespace v0 {
 namespace detail {
 
-//! The order top-p walks a row in: weight descending, then token id ascending, as one integer. Weights
-//! are >= 0, so their float bits order like their values; the id is complemented so that a larger key
-//! comes first. Keys of distinct ids never tie, and every key is below 2^63.
-[[nodiscard]] inline std::uint64_t nucleus_key(float weight, std::size_t id) noexcept {
-  return (static_cast<std::uint64_t>(std::bit_cast<std::uint32_t>(weight)) << 32) |
-         (0xffffffffu - static_cast<std::uint32_t>(id));
+//! The order top-p walks a row of processed logits in: value descending, then the preferred token (the
+//! argmax of the raw logits), then token id ascending, as one integer. Ordering by the processed logit
+//! rather than by its rounded exponential keeps ties to those of the logits (two logits a few ulp apart
+//! can share one float weight); the preferred token breaks the ties that processing itself creates
+//! (a huge temperature rounds logits just below the maximum to the same 0 as the maximum), so that
+//! top-p, like every filter, keeps the argmax. Values are <= 0 (or -inf), so their magnitude bits
+//! order them (-0 and +0 tie); the halves are complemented so that a larger key comes first. Keys of
+//! distinct ids never tie, and every key is below 2^63.
+[[nodiscard]] inline std::uint64_t nucleus_key(float value, std::size_t id, std::size_t preferred) noexcept {
+  const std::uint32_t magnitude = std::bit_cast<std::uint32_t>(value) & 0x7fffffffu;
+  const std::uint32_t rank = id == preferred ? 0xffffffffu : 0xfffffffeu - static_cast<std::uint32_t>(id);
+  return (static_cast<std::uint64_t>(0x7fffffffu - magnitude) << 32) | rank;
 }
+//! The token id of a key.
+[[nodiscard]] inline std::size_t nucleus_key_id(std::uint64_t key, std::size_t preferred) noexcept {
+  const auto rank = static_cast<std::uint32_t>(key);
+  return rank == 0xffffffffu ? preferred : static_cast<std::size_t>(0xfffffffeu - rank);
+}
+//! The processed logit of a key (as a non-positive float).
+[[nodiscard]] inline float nucleus_key_value(std::uint64_t key) noexcept {
+  return std::bit_cast<float>((0x7fffffffu - static_cast<std::uint32_t>(key >> 32)) | 0x80000000u);
+}
+//! The weight of a key's token: exp_nonpositive of its processed logit, as in `exp_and_sum`.
 [[nodiscard]] inline float nucleus_key_weight(std::uint64_t key) noexcept {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(key >> 32));
+  return exp_nonpositive(nucleus_key_value(key));
 }
 
 //! The weight of `count` keys, in double, with eight independent accumulators (no dependency chain).
@@ -50,35 +66,38 @@ struct nucleus_workspace {
 };
 
 //! The sort definition of top-p, exactly: candidates (entries above -inf) sorted by `nucleus_key`
-//! descending, the shortest prefix whose cumulative weight -- summed in double in that order --
+//! descending (processed logit descending, then `preferred`, then id ascending), the shortest prefix whose cumulative weight -- summed in double in that order --
 //! reaches `target`; every other candidate is set to -inf. No change when the whole sum stays below.
 //! O(V log V); the fallback of `apply_top_p` and the definition its fast path reproduces.
 //! `scratch` holds at least `row.size()` keys.
-inline void apply_top_p_sorted(std::span<float> row, const float* weights, double target, std::span<std::uint64_t> scratch) {
+inline void apply_top_p_sorted(std::span<float> row, double target, std::size_t preferred, std::span<std::uint64_t> scratch) {
   constexpr float neg_inf = -std::numeric_limits<float>::infinity();
   std::size_t count = 0;
   for (std::size_t i = 0; i < row.size(); ++i) {
-    if (row[i] != neg_inf) scratch[count++] = nucleus_key(weights[i], i);
+    if (row[i] != neg_inf) scratch[count++] = nucleus_key(row[i], i, preferred);
   }
   const auto keys = scratch.first(count);
   std::sort(keys.begin(), keys.end(), std::greater<>{});
   double cumulative = 0.0;
   std::size_t kept = 0;
   while (kept < keys.size() && cumulative < target) cumulative += static_cast<double>(nucleus_key_weight(keys[kept++]));
-  for (std::size_t j = kept; j < keys.size(); ++j) row[0xffffffffu - static_cast<std::uint32_t>(keys[j])] = neg_inf;
+  for (std::size_t j = kept; j < keys.size(); ++j) row[nucleus_key_id(keys[j], preferred)] = neg_inf;
 }
 
 //! Top-p over a row of processed logits (every entry <= 0 or -inf, at least one finite): with weights
-//! w_i = exp_nonpositive(row_i), total T their sum (`exp_and_sum`) and target = top_p * T in double,
+//! w_i = exp_nonpositive(row_i), total T their sum (`exp_and_sum`), target = top_p * T in double and
+//! candidates ordered by `nucleus_key` (processed logit descending, then `preferred` -- the argmax of
+//! the raw logits; none by default -- then id ascending),
 //! keeps exactly the candidates that `apply_top_p_sorted` keeps, in expected O(V):
 //! 1. Rows of 4096 entries or more: a sorted sample of 1024 weights brackets the crossing of the
 //!    cumulative weight with the target, and one pass keeps the keys above the bracket and inside it
 //!    (a few percent of the row), summing their weights.
-//!    Otherwise, or when the sample misjudged: candidates with w_i <= tau = (1 - top_p) T / (4 V) cannot
-//!    be in the nucleus -- together they weigh at most V tau = (1 - top_p) T / 4, so the heavier ones
-//!    alone reach the target with a margin far above any rounding (1 - top_p >= 2^-24 for a float
+//!    Otherwise, or when the sample misjudged: candidates of weight below tau = (1 - top_p) T / (4 V)
+//!    cannot be in the nucleus -- together they weigh at most V tau = (1 - top_p) T / 4, so the heavier
+//!    ones alone reach the target with a margin far above any rounding (1 - top_p >= 2^-24 for a float
 //!    top_p < 1, while V double additions round by less than V 2^-53 T; the filter is off above 2^26
-//!    entries, where that would fail).
+//!    entries, where that would fail). The filter is a threshold on the processed logit, so that the
+//!    survivors are a prefix of the order.
 //! 2. Quickselect with pseudo-random pivots over the remaining keys, carrying the weight of everything
 //!    ranked above the current range, narrows the cut to 32 keys, which are sorted.
 //! 3. The cut is exact when the sums on both sides of it clear the target by more than the rounding
@@ -87,7 +106,8 @@ inline void apply_top_p_sorted(std::span<float> row, const float* weights, doubl
 //!    definition runs instead. Either way the result is the sort definition's.
 //! Pivots and samples come from a fixed-seed generator, so the work done is reproducible too.
 //! Returns true when the selection decided (the fast path), false when the sort definition ran.
-inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws) {
+inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws,
+                        std::size_t preferred = static_cast<std::size_t>(-1)) {
   constexpr float neg_inf = -std::numeric_limits<float>::infinity();
   const std::size_t n = row.size();
   if (ws.weights.size() < n) ws.weights.resize(n);
@@ -123,7 +143,7 @@ inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws
     std::uint64_t* const sample = ws.spare.data();
     for (std::size_t k = 0; k < samples; ++k) {
       const std::size_t i = next_random(n);
-      sample[k] = nucleus_key(weights[i], i);
+      sample[k] = nucleus_key(row[i], i, preferred);
     }
     std::sort(sample, sample + samples, std::greater<>{});
     // The crossing of the sample's own cumulative share with top_p: a ratio estimate, free of the
@@ -147,7 +167,7 @@ inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws
       std::size_t above_count = 0;
       std::size_t inside_count = 0;
       for (std::size_t i = 0; i < n; ++i) {
-        const std::uint64_t key = nucleus_key(weights[i], i);
+        const std::uint64_t key = nucleus_key(row[i], i, preferred);
         const bool is_above = key > upper;
         const bool is_inside = (key <= upper) & (key >= lower);
         keys[above_count] = key;
@@ -170,24 +190,26 @@ inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws
     }
   }
 
-  // 1'. General path: candidates with w_i <= tau cannot be in the nucleus (see above); tau as a float is
-  // rounded down, which only keeps more keys.
+  // 1'. General path: candidates whose processed logit is <= theta = log(tau) - 2^-10 cannot be in the
+  // nucleus (see above). A threshold on the value keeps the survivors a prefix of the order, and each
+  // excluded weight is below tau: exp_nonpositive is within a few ulp of e^x (relative 1e-6 covers it)
+  // and e^theta (1 + 1e-6) < tau; theta as a float is rounded down, which only keeps more keys.
   if (!bracketed) {
-    float tau = 0.0f;
+    float theta = -std::numeric_limits<float>::infinity();
     if (n <= (std::size_t{1} << 26)) {
-      const double tau_exact = (1.0 - static_cast<double>(top_p)) * total / (4.0 * static_cast<double>(n));
-      tau = static_cast<float>(tau_exact);
-      if (static_cast<double>(tau) > tau_exact) tau = std::nextafter(tau, 0.0f);
+      const double tau = (1.0 - static_cast<double>(top_p)) * total / (4.0 * static_cast<double>(n));
+      const double theta_exact = std::log(tau) - 0x1p-10;
+      theta = static_cast<float>(theta_exact);
+      if (static_cast<double>(theta) > theta_exact) theta = std::nextafter(theta, -std::numeric_limits<float>::infinity());
     }
     for (std::size_t i = 0; i < n; ++i) {
-      const float w = weights[i];
-      keys[m] = nucleus_key(w, i);
-      m += static_cast<std::size_t>(w > tau);  // -inf entries have weight 0 <= tau
+      keys[m] = nucleus_key(row[i], i, preferred);
+      m += static_cast<std::size_t>(row[i] > theta);  // -inf entries never survive
     }
     lo = 0;
     hi = m;
     before = 0.0;
-    complete = !(tau > 0.0f);
+    complete = theta == -std::numeric_limits<float>::infinity();
   }
 
   // 2. Quickselect on [lo, hi): pivots are the median of three pseudo-random keys; the partition is
@@ -252,23 +274,30 @@ inline bool apply_top_p(std::span<float> row, float top_p, nucleus_workspace& ws
   if (found) {
     if (below_cut < target - margin && at_cut >= target + margin) {
       // Drop every key ranked below the last kept: lighter, or as heavy with a larger id.
-      // On the bits: weights are >= 0, so their bits order like their values; branch-free, so the
-      // loop vectorises.
-      const auto last_bits = static_cast<std::int32_t>(keys[cut - 1] >> 32);
-      const auto last_id = static_cast<std::int32_t>(0xffffffffu - static_cast<std::uint32_t>(keys[cut - 1]));
+      // On the bits of the processed logits (magnitudes, as in the keys); branch-free, so the loop
+      // vectorises.
+      const auto last_magnitude = static_cast<std::int32_t>(0x7fffffffu - static_cast<std::uint32_t>(keys[cut - 1] >> 32));
+      const auto last_rank = static_cast<std::uint32_t>(keys[cut - 1]);
       const auto neg_inf_bits = std::bit_cast<std::int32_t>(neg_inf);
+      // The loop ranks every id plainly (so that it vectorises); the preferred token is redone after it.
+      const float preferred_value = preferred < n ? row[preferred] : 0.0f;
       for (std::size_t i = 0; i < n; ++i) {
-        const std::int32_t bits = std::bit_cast<std::int32_t>(weights[i]);
+        const std::int32_t bits = std::bit_cast<std::int32_t>(row[i]);
+        const std::int32_t magnitude = bits & 0x7fffffff;
+        const std::uint32_t rank = 0xfffffffeu - static_cast<std::uint32_t>(i);
         const std::int32_t drop =
-            -static_cast<std::int32_t>((bits < last_bits) | ((bits == last_bits) & (static_cast<std::int32_t>(i) > last_id)));
-        row[i] = std::bit_cast<float>((std::bit_cast<std::int32_t>(row[i]) & ~drop) | (neg_inf_bits & drop));
+            -static_cast<std::int32_t>((magnitude > last_magnitude) | ((magnitude == last_magnitude) & (rank < last_rank)));
+        row[i] = std::bit_cast<float>((bits & ~drop) | (neg_inf_bits & drop));
+      }
+      if (preferred < n) {
+        row[preferred] = nucleus_key(preferred_value, preferred, preferred) >= keys[cut - 1] ? preferred_value : neg_inf;
       }
       return true;
     }
   } else if (complete && hi == m && at_cut < target - margin) {
     return true;  // every weight > 0 was summed and the target is out of reach: keep every candidate
   }
-  apply_top_p_sorted(row, weights, target, std::span<std::uint64_t>(ws.keys));
+  apply_top_p_sorted(row, target, preferred, std::span<std::uint64_t>(ws.keys));
   return false;
 }
 
