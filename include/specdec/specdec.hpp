@@ -4,6 +4,7 @@
 #include "specdec/version.hpp"
 
 #include "specdec/core/config.hpp"
+#include "specdec/core/contiguous.hpp"
 #include "specdec/core/error.hpp"
 #include "specdec/core/matrix_view.hpp"
 #include "specdec/core/philox.hpp"
@@ -30,6 +31,7 @@
 #include "specdec/tree/token_tree.hpp"
 #include "specdec/tree/token_tree_batch.hpp"
 #include "specdec/tree/tree_choices.hpp"
+#include "specdec/tree/tree_from_arrays.hpp"
 #include "specdec/tree/tree_layout_sizes.hpp"
 
 #include "specdec/backend/capabilities.hpp"
@@ -48,6 +50,7 @@
 #include "specdec/draft/sampled_tree_drafter.hpp"
 #include "specdec/draft/suffix_tree_drafter.hpp"
 #include "specdec/kv/keep_list.hpp"
+#include "specdec/kv/kv_axis.hpp"
 #include "specdec/kv/paged_kv_cache.hpp"
 #include "specdec/kv/strided_kv_cache.hpp"
 

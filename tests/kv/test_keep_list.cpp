@@ -1,4 +1,5 @@
 #include <specdec/kv/keep_list.hpp>
+#include <specdec/kv/kv_axis.hpp>
 #include <specdec/kv/paged_kv_cache.hpp>
 #include <specdec/kv/strided_kv_cache.hpp>
 #include <specdec/tree/token_tree.hpp>
@@ -6,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -243,4 +245,57 @@ TEST_CASE("batched contiguous application equals one by one; bad moves and table
   const specdec::paged_kv_cache<float> paged(cache.data(), 2, 4, 4, 1, {});
   REQUIRE_INVALID_ARGUMENT("block of position = 1", specdec::apply_keep_list(std::vector<kv_move>{{6, 1}}, table, paged));
   REQUIRE_INVALID_ARGUMENT("block_size = 0", specdec::paged_kv_cache<float>(cache.data(), 2, 0, 4, 1, {}));
+}
+
+TEST_CASE("keep-lists bound the context so that every position fits, and batches write nothing on error") {
+  const token_tree tree = unbalanced();
+  const std::vector<std::int32_t> path{1, 3, 4};
+  std::vector<kv_move> moves(3, kv_move{-1, -1});
+  constexpr index_t int64_max = std::numeric_limits<index_t>::max();
+  REQUIRE_INVALID_ARGUMENT("context_length = 9223372036854775807 violates 0 <= context_length <= 2^63 - 1 - tree.size()",
+                           specdec::keep_list(tree, path, int64_max, moves));
+  REQUIRE_INVALID_ARGUMENT("context_length = 9223372036854775801", specdec::keep_list(tree, path, int64_max - 6, moves));
+  REQUIRE(moves == std::vector<kv_move>(3, kv_move{-1, -1}));
+  REQUIRE(specdec::keep_list(tree, path, int64_max - 7, moves) == 2);
+  REQUIRE(moves[1] == kv_move{int64_max - 3, int64_max - 4});
+
+  // A bad path in request 1 leaves request 0's moves and every offset untouched.
+  specdec::token_tree_batch batch;
+  batch.push_back(tree);
+  batch.push_back(tree);
+  const std::vector<std::int32_t> accepted{1, 3, 4, 2, 5};  // request 1: 2 -> 5 is not a root path
+  const std::vector<std::int32_t> accepted_offsets{0, 3, 5};
+  std::vector<kv_move> batch_moves(5, kv_move{-1, -1});
+  std::vector<std::int32_t> move_offsets(3, 9);
+  REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: accepted_path[1] = 5 violates a child of the previous accepted node",
+                           specdec::keep_list(batch.view(), specdec::ragged_offsets(accepted_offsets), accepted,
+                                              std::vector<std::int32_t>{10, 20}, batch_moves, move_offsets));
+  REQUIRE(batch_moves == std::vector<kv_move>(5, kv_move{-1, -1}));
+  REQUIRE(move_offsets == std::vector<std::int32_t>(3, 9));
+
+  // Paged caches: a block whose slots would not fit index_t is rejected, not wrapped.
+  const std::vector<std::int32_t> table{std::numeric_limits<std::int32_t>::max()};
+  REQUIRE_INVALID_ARGUMENT("block_table[0] = 2147483647 violates a block whose slots fit index_t",
+                           (void)specdec::physical_slot(table, index_t{1} << 40, 0));
+  REQUIRE(specdec::physical_slot(table, index_t{1} << 20, 5) == (index_t{2147483647} << 20) + 5);
+}
+
+TEST_CASE("kv_axis is public and the caches return their axes as given") {
+  std::vector<float> data(64);
+  const std::vector<specdec::kv_axis> axes{{2, 16}, {4, 1}};
+  const specdec::strided_kv_cache<float> strided(data.data(), 4, 4, axes);
+  REQUIRE(strided.axes().size() == 2);
+  REQUIRE(strided.axes()[0].extent == 2);
+  REQUIRE(strided.axes()[0].stride == 16);
+  REQUIRE(strided.axes()[1].stride == 1);
+  const specdec::paged_kv_cache<float> paged(data.data(), 2, 4, 16, 4, {{4, 1}});
+  REQUIRE(paged.axes().size() == 1);
+  REQUIRE(paged.axes()[0].extent == 4);
+  // copy_slice copies exactly the addressed elements.
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i);
+  strided.copy_slice(strided.entry(0), strided.entry(3));
+  REQUIRE(data[0] == 12.0f);
+  REQUIRE(data[3] == 15.0f);
+  REQUIRE(data[16] == 28.0f);
+  REQUIRE(data[4] == 4.0f);  // position 1 untouched
 }

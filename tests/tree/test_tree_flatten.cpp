@@ -7,7 +7,9 @@
 #include <specdec/tree/token_tree_batch.hpp>
 #include <specdec/tree/tree_layout_sizes.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -372,4 +374,113 @@ TEST_CASE("flatteners reject undersized outputs and malformed trees") {
   REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: parent[1] = 5",
                            specdec::position_ids(with_bad.view(), std::vector<std::int32_t>{0, 0}, std::span<std::int32_t>(batch_positions)));
   REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: parent[1] = 5", specdec::parent_rows(with_bad.view(), batch_positions));
+}
+
+TEST_CASE("flatteners enforce max_tree_depth and keep context + depth inside the index type") {
+  // A chain of depth 256, one past max_tree_depth, given as arrays (token_tree itself refuses to grow it).
+  constexpr std::size_t n = 257;
+  std::vector<specdec::token_id> tokens(n, 1);
+  std::vector<std::int32_t> parents(n), depths(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    parents[i] = static_cast<std::int32_t>(i) - 1;
+    depths[i] = static_cast<std::int32_t>(i);
+  }
+  const specdec::token_tree_view deep(tokens.data(), parents.data(), depths.data(), static_cast<index_t>(n));
+  const std::string too_deep = "depth[256] = 256 violates at most max_tree_depth (255)";
+  std::vector<std::int32_t> out(n, 7), links(n, 7);
+  std::vector<std::int64_t> wide(n, 7);
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::position_ids(deep, 0, std::span<std::int32_t>(out)));
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::position_ids(deep, 0, std::span<std::int64_t>(wide)));
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::root_to_leaf_paths(deep, matrix_view<std::int32_t>(out.data(), 1, 257)));
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::parent_rows(deep, out));
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::sibling_links(deep, out, links));
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::layout_sizes(deep, 0));
+  std::vector<std::uint32_t> words(n * 9);
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::ancestor_mask_packed(deep, matrix_view<std::uint32_t>(words.data(), 257, 9)));
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(specdec::flashinfer_mask_bytes(257, 0)));
+  REQUIRE_INVALID_ARGUMENT(too_deep, specdec::ancestor_mask_flashinfer(deep, 0, bytes));
+  REQUIRE(out == std::vector<std::int32_t>(n, 7));  // nothing written
+  REQUIRE(wide == std::vector<std::int64_t>(n, 7));
+  // Depth 255 is still fine.
+  const specdec::token_tree_view deepest(tokens.data(), parents.data(), depths.data(), 256);
+  REQUIRE_NOTHROW(specdec::position_ids(deepest, 0, std::span<std::int32_t>(out)));
+  REQUIRE(out[255] == 255);
+
+  // Positions: context + depth must fit the position type, checked without overflowing index_t.
+  const token_tree tree = tree_of({-1, 0, 0, 1, 3, 1, 4});  // max depth 4
+  constexpr index_t int64_max = std::numeric_limits<index_t>::max();
+  std::vector<std::int64_t> positions(7, 0);
+  REQUIRE_INVALID_ARGUMENT("context_length = 9223372036854775807 violates context_length + max depth",
+                           specdec::position_ids(tree, int64_max, std::span<std::int64_t>(positions)));
+  REQUIRE_INVALID_ARGUMENT("context_length = 9223372036854775804 violates context_length + max depth",
+                           specdec::position_ids(tree, int64_max - 3, std::span<std::int64_t>(positions)));
+  REQUIRE(positions == std::vector<std::int64_t>(7, 0));
+  specdec::position_ids(tree, int64_max - 4, std::span<std::int64_t>(positions));
+  REQUIRE(positions[6] == int64_max);
+  REQUIRE(positions[0] == int64_max - 4);
+  std::vector<std::uint64_t> unsigned_positions(7);  // wider than index_t's range: bounded by index_t
+  specdec::position_ids(tree, int64_max - 4, std::span<std::uint64_t>(unsigned_positions));
+  REQUIRE(unsigned_positions[6] == static_cast<std::uint64_t>(int64_max));
+  std::vector<std::uint16_t> short_positions(7);
+  specdec::position_ids(tree, 65531, std::span<std::uint16_t>(short_positions));
+  REQUIRE(short_positions[6] == 65535);
+  REQUIRE_INVALID_ARGUMENT("context_length = 65532", specdec::position_ids(tree, 65532, std::span<std::uint16_t>(short_positions)));
+
+  // Parent rows: rows must fit int32, and a huge first_row must not overflow the check.
+  std::vector<std::int32_t> rows(7, 0);
+  REQUIRE_INVALID_ARGUMENT("first_row = 9223372036854775807", specdec::parent_rows(tree, rows, int64_max));
+  REQUIRE_INVALID_ARGUMENT("first_row = 2147483641", specdec::parent_rows(tree, rows, 2147483641));
+  REQUIRE_INVALID_ARGUMENT("first_row = -1", specdec::parent_rows(tree, rows, -1));
+  REQUIRE(rows == std::vector<std::int32_t>(7, 0));
+  specdec::parent_rows(tree, rows, 2147483640);
+  REQUIRE(rows[6] == 2147483640 + 4);
+}
+
+TEST_CASE("batched flatteners write nothing when any tree is rejected (strong guarantee)") {
+  // Tree 0 is fine; tree 1 has a bad parent, so even tree 0's outputs must stay untouched.
+  const token_tree good = tree_of({-1, 0, 0, 1});
+  const std::vector<specdec::token_id> two_tokens{1, 2};
+  const std::vector<std::int32_t> two_parents{-1, 5}, two_depths{0, 1};
+  specdec::token_tree_batch batch;
+  batch.push_back(good);
+  batch.push_back(specdec::token_tree_view(two_tokens.data(), two_parents.data(), two_depths.data(), 2));
+  const auto view = batch.view();
+  const std::vector<std::int32_t> contexts{3, 4};
+  const std::string named = "in trees[1]: specdec: parent[1] = 5";
+
+  std::vector<std::int32_t> a(6, 7), b(6, 7);
+  std::vector<std::int64_t> wide(6, 7);
+  REQUIRE_INVALID_ARGUMENT(named, specdec::position_ids(view, contexts, std::span<std::int32_t>(a)));
+  REQUIRE_INVALID_ARGUMENT(named, specdec::position_ids(view, contexts, std::span<std::int64_t>(wide)));
+  REQUIRE_INVALID_ARGUMENT(named, specdec::parent_rows(view, a));
+  REQUIRE_INVALID_ARGUMENT(named, specdec::sibling_links(view, a, b));
+  std::vector<std::int32_t> paths(4 * 3, 7), leaf_offsets(3, 7);
+  REQUIRE_INVALID_ARGUMENT(named, specdec::root_to_leaf_paths(view, matrix_view<std::int32_t>(paths.data(), 4, 3), leaf_offsets));
+  std::unique_ptr<bool[]> dense(new bool[6 * 4]);
+  std::fill(dense.get(), dense.get() + 24, true);
+  REQUIRE_INVALID_ARGUMENT(named, specdec::ancestor_mask_dense(view, matrix_view<bool>(dense.get(), 6, 4)));
+  std::vector<std::uint32_t> packed(6, 7);
+  REQUIRE_INVALID_ARGUMENT(named, specdec::ancestor_mask_packed(view, matrix_view<std::uint32_t>(packed.data(), 6, 1)));
+  std::vector<std::uint8_t> bits(16, 7);
+  std::vector<std::int32_t> mask_offsets(3, 7);
+  REQUIRE_INVALID_ARGUMENT(named, specdec::ancestor_mask_flashinfer(view, contexts, bits, mask_offsets));
+
+  REQUIRE(a == std::vector<std::int32_t>(6, 7));
+  REQUIRE(b == std::vector<std::int32_t>(6, 7));
+  REQUIRE(wide == std::vector<std::int64_t>(6, 7));
+  REQUIRE(paths == std::vector<std::int32_t>(12, 7));
+  REQUIRE(leaf_offsets == std::vector<std::int32_t>(3, 7));
+  REQUIRE(std::all_of(dense.get(), dense.get() + 24, [](bool x) { return x; }));
+  REQUIRE(packed == std::vector<std::uint32_t>(6, 7));
+  REQUIRE(bits == std::vector<std::uint8_t>(16, 7));
+  REQUIRE(mask_offsets == std::vector<std::int32_t>(3, 7));
+
+  // A context too large for one request's position type is also caught before any write.
+  specdec::token_tree_batch fine;
+  fine.push_back(good);
+  fine.push_back(good);
+  std::vector<std::int16_t> narrow(8, 7);
+  REQUIRE_INVALID_ARGUMENT("in trees[1]: specdec: context_length = 32766",
+                           specdec::position_ids(fine.view(), std::vector<std::int32_t>{0, 32766}, std::span<std::int16_t>(narrow)));
+  REQUIRE(narrow == std::vector<std::int16_t>(8, 7));
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <initializer_list>
 #include <span>
 
@@ -11,6 +12,7 @@
 #include "specdec/core/ragged.hpp"
 #include "specdec/core/types.hpp"
 #include "specdec/kv/detail/token_slice.hpp"
+#include "specdec/kv/kv_axis.hpp"
 #include "specdec/kv/keep_list.hpp"
 
 namespace specdec {
@@ -25,6 +27,9 @@ inline namespace v0 {
           "a logical position covered by the block table (position / block_size < block_table.size())");
   const std::int32_t block = block_table[static_cast<std::size_t>(position / block_size)];
   expects_element(block >= 0, "block_table", position / block_size, block, ">= 0");
+  // block * block_size + (block_size - 1) must fit index_t.
+  expects_element(block < std::numeric_limits<index_t>::max() / block_size, "block_table", position / block_size, block,
+                  "a block whose slots fit index_t (block < 2^63 / block_size)");
   return static_cast<index_t>(block) * block_size + position % block_size;
 }
 
@@ -57,7 +62,10 @@ public:
   [[nodiscard]] T* slot(index_t slot) const noexcept {
     return data_ + (slot / block_size_) * block_stride_ + (slot % block_size_) * slot_stride_;
   }
-  [[nodiscard]] const detail::token_slice_axes& axes() const noexcept { return axes_; }
+  //! The non-sequence axes, as given to the constructor.
+  [[nodiscard]] std::span<const kv_axis> axes() const noexcept { return axes_.axes(); }
+  //! Copies the whole slice (every element addressed by the axes) at `src` to the slice at `dst`.
+  void copy_slice(T* dst, const T* src) const noexcept { axes_.copy(dst, src); }
 
 private:
   T* data_;
@@ -88,7 +96,7 @@ template <class T>
 void apply_keep_list(std::span<const kv_move> moves, std::span<const std::int32_t> block_table, const paged_kv_cache<T>& cache) {
   check_keep_list(moves, block_table, cache);
   for (const kv_move& move : moves) {
-    cache.axes().copy(cache.slot(physical_slot(block_table, cache.block_size(), move.dst)),
+    cache.copy_slice(cache.slot(physical_slot(block_table, cache.block_size(), move.dst)),
                       cache.slot(physical_slot(block_table, cache.block_size(), move.src)));
   }
 }

@@ -8,6 +8,7 @@
 #include "specdec/core/error.hpp"
 #include "specdec/core/types.hpp"
 #include "specdec/kv/detail/token_slice.hpp"
+#include "specdec/kv/kv_axis.hpp"
 #include "specdec/kv/keep_list.hpp"
 
 namespace specdec {
@@ -40,7 +41,10 @@ public:
     other.data_ += elements;
     return other;
   }
-  [[nodiscard]] const detail::token_slice_axes& axes() const noexcept { return axes_; }
+  //! The non-sequence axes, as given to the constructor.
+  [[nodiscard]] std::span<const kv_axis> axes() const noexcept { return axes_.axes(); }
+  //! Copies the whole slice (every element addressed by the axes) at `src` to the slice at `dst`.
+  void copy_slice(T* dst, const T* src) const noexcept { axes_.copy(dst, src); }
 
 private:
   T* data_;
@@ -64,7 +68,7 @@ void check_keep_list(std::span<const kv_move> moves, const strided_kv_cache<T>& 
 template <class T>
 void apply_keep_list(std::span<const kv_move> moves, const strided_kv_cache<T>& cache) {
   check_keep_list(moves, cache);
-  for (const kv_move& move : moves) cache.axes().copy(cache.entry(move.dst), cache.entry(move.src));
+  for (const kv_move& move : moves) cache.copy_slice(cache.entry(move.dst), cache.entry(move.src));
 }
 
 //! The batched form: request `b`'s cache is `cache` shifted by `b * batch_stride` elements and its

@@ -23,12 +23,15 @@ struct argmax_result {
 //! Finds the maximum of a row of logits in one pass, validating it on the way: every entry must be
 //! finite or -inf (-inf is the standard mask for padding, grammars and top-k) and at least one must be
 //! finite. Throws `specdec::invalid_argument` naming `name[i]` for a NaN or +inf entry, or `name` for
-//! an empty or all -inf row. Ties go to the lowest index: greedy verification relies on this rule so
+//! an empty or all -inf row, or a row longer than 2^31 - 1 entries. Ties go to the lowest index: greedy verification relies on this rule so
 //! that a drafter, a verifier and a kernel agree on "the" argmax. One vectorised pass over the row.
 [[nodiscard]] inline argmax_result checked_argmax(std::span<const float> logits,
                                                   std::string_view name = "logits") {
   constexpr float inf = std::numeric_limits<float>::infinity();
   expects(!logits.empty(), name, "an empty row", "at least one entry");
+  // Token ids are int32: a longer row would wrap the index of its maximum.
+  expects(logits.size() <= static_cast<std::size_t>(std::numeric_limits<token_id>::max()), name, logits.size(),
+          "a row of at most 2^31 - 1 entries (token ids are int32)");
   // One vectorised pass finds the maximum, its first index and flags bad entries; a scalar pass runs
   // only to name a bad entry.
   const detail::checked_max_result scan = detail::checked_max(logits);

@@ -12,6 +12,7 @@
 #include "specdec/core/error.hpp"
 #include "specdec/core/types.hpp"
 #include "specdec/sampling/argmax.hpp"
+#include "specdec/sampling/detail/nucleus.hpp"
 #include "specdec/sampling/sampling_params.hpp"
 #include "specdec/sampling/softmax.hpp"
 
@@ -30,8 +31,9 @@ class logits_processor {
 public:
   //! Writes the processed logits of `logits` under `params` to `out` (same size; may be the same
   //! span as `logits`). Validates `params` and the row (NaN, +inf, empty and all -inf rows throw).
-  //! O(V) without top-p; top-p sorts the surviving candidates, O(V log V) at worst. Top-k selects on
-  //! the raw logits (it commutes with temperature), so its ties are exact.
+  //! O(V) expected: top-k and top-p both select rather than sort (top-p falls back to a sort only where
+  //! a cumulative sum lies within rounding of the target). Top-k selects on the raw logits (it commutes
+  //! with temperature), so its ties are exact.
   void process(std::span<const float> logits, const sampling_params& params, std::span<float> out) {
     params.validate();
     detail::expect_same_size(logits, out.size(), "out.size()");
@@ -53,7 +55,7 @@ public:
       x = (x - max.value) / temperature;  // -inf stays -inf
     }
     if (params.top_p < sampling_params::top_p_off) {
-      apply_top_p(out, params.top_p);
+      apply_top_p(out, params.top_p, static_cast<std::size_t>(max.index));
     }
     if (params.min_p > sampling_params::min_p_off) {
       apply_min_p(out, params.min_p);
@@ -84,28 +86,10 @@ private:
     }
   }
 
-  // Keeps the shortest prefix, in (probability desc, id asc) order, whose mass reaches p. The order is
-  // that of the processed logits, from which the probabilities are computed: tokens whose processed
-  // logits are equal have equal probability and are taken by id.
-  void apply_top_p(std::span<float> row, float p) {
-    order_.clear();
-    double total = 0.0;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      if (row[i] != neg_inf) order_.push_back(static_cast<token_id>(i));
-    }
-    std::sort(order_.begin(), order_.end(), [&](token_id a, token_id b) {
-      return row[static_cast<std::size_t>(a)] > row[static_cast<std::size_t>(b)] ||
-             (row[static_cast<std::size_t>(a)] == row[static_cast<std::size_t>(b)] && a < b);
-    });
-    for (const token_id t : order_) total += std::exp(static_cast<double>(row[static_cast<std::size_t>(t)]));
-    double cumulative = 0.0;
-    std::size_t kept = 0;
-    while (kept < order_.size() && cumulative < static_cast<double>(p)) {
-      cumulative += std::exp(static_cast<double>(row[static_cast<std::size_t>(order_[kept])])) / total;
-      ++kept;
-    }
-    for (std::size_t j = kept; j < order_.size(); ++j) row[static_cast<std::size_t>(order_[j])] = neg_inf;
-  }
+  // Keeps the shortest prefix, in (probability desc, id asc) order, whose mass reaches p: by selection
+  // (detail/nucleus.hpp), with exactly the result of sorting.
+  // Ties in processed value go to the argmax first, so top-p keeps it like every filter.
+  void apply_top_p(std::span<float> row, float p, std::size_t argmax) { (void)detail::apply_top_p(row, p, nucleus_, argmax); }
 
   // p_i >= min_p * p_max  <=>  processed_i - processed_max >= log(min_p), and processed_max == 0.
   static void apply_min_p(std::span<float> row, float min_p) {
@@ -115,8 +99,8 @@ private:
     }
   }
 
-  std::vector<float> values_;    // top-k selection buffer
-  std::vector<token_id> order_;  // top-p candidate order
+  std::vector<float> values_;           // top-k selection buffer
+  detail::nucleus_workspace nucleus_;   // top-p weights and keys
 };
 
 } // namespace v0

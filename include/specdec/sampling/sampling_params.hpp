@@ -26,7 +26,14 @@ struct sampling_params {
   //! >= 1, or `top_k_off`.
   std::int32_t top_k = top_k_off;
   //! Nucleus: keeps the smallest set, by probability descending then token id ascending, whose mass is
-  //! >= top_p, the cumulative sum taken in double in that order. In (0, 1]; 1 is off.
+  //! >= top_p, the cumulative sum taken in double in that order. Precisely: candidates are ordered by
+  //! processed logit descending (the probability order, without the ties that rounding probabilities
+  //! to float would add), then the argmax of the raw logits (which breaks ties that processing creates),
+  //! then token id ascending; the weights are the processed probabilities before
+  //! normalisation, w_i = exp(processed_i) as the row kernels compute it in float
+  //! (`detail::exp_nonpositive`); the prefix stops at the first cumulative sum >= top_p * T, T the
+  //! double sum of all w_i in the row kernels' fixed lane order (the softmax denominator). Found by
+  //! selection in expected O(V), with exactly the result of that sort. In (0, 1]; 1 is off.
   float top_p = top_p_off;
   //! Keeps the tokens whose probability is >= min_p times the largest probability. In [0, 1]; 0 is off.
   float min_p = min_p_off;

@@ -97,13 +97,19 @@ inline void ancestor_mask_flashinfer(const token_tree_view& tree, index_t contex
 //! The batched dense mask: row `r` of `mask` is flat node `r` of the batch, and its columns are the
 //! node indices local to its own tree (the block-diagonal mask with each block moved to column 0).
 //! `mask` must be at least `[total nodes, largest tree]`. Equal to `ancestor_mask_dense` tree by tree.
+//! Every tree is checked before anything is written (as for all batched flatteners).
 inline void ancestor_mask_dense(const token_tree_batch_view& batch, matrix_view<bool> mask) {
   detail::check_batch_inputs(batch);
   expects(mask.rows() >= batch.total_nodes(), "mask.rows()", mask.rows(), ">= total nodes of the batch");
+  mask.validate("mask");
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     detail::in_element("trees", b, [&] {
-      ancestor_mask_dense(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
+      detail::check_tree_shape(batch.tree(b));
+      expects(mask.cols() >= batch.offsets().size(b), "mask.cols()", mask.cols(), ">= tree.size()");
     });
+  }
+  for (index_t b = 0; b < batch.batch_size(); ++b) {
+    ancestor_mask_dense(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
   }
 }
 
@@ -112,10 +118,15 @@ inline void ancestor_mask_dense(const token_tree_batch_view& batch, matrix_view<
 inline void ancestor_mask_packed(const token_tree_batch_view& batch, matrix_view<std::uint32_t> mask) {
   detail::check_batch_inputs(batch);
   expects(mask.rows() >= batch.total_nodes(), "mask.rows()", mask.rows(), ">= total nodes of the batch");
+  mask.validate("mask");
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     detail::in_element("trees", b, [&] {
-      ancestor_mask_packed(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
+      detail::check_tree_shape(batch.tree(b));
+      expects(mask.cols() >= (batch.offsets().size(b) + 31) / 32, "mask.cols()", mask.cols(), ">= ceil(tree.size() / 32) words");
     });
+  }
+  for (index_t b = 0; b < batch.batch_size(); ++b) {
+    ancestor_mask_packed(batch.tree(b), mask.middle_rows(batch.offsets().begin(b), batch.offsets().size(b)));
   }
 }
 
@@ -134,6 +145,7 @@ inline void ancestor_mask_flashinfer(const token_tree_batch_view& batch, std::sp
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     const std::int32_t context = context_lengths[static_cast<std::size_t>(b)];
     expects_element(context >= 0, "context_lengths", b, context, ">= 0");
+    detail::in_element("trees", b, [&] { detail::check_tree_shape(batch.tree(b)); });
     total += flashinfer_mask_bytes(batch.offsets().size(b), context);
   }
   expects(static_cast<index_t>(bits.size()) >= total, "mask_bytes.size()", bits.size(),
@@ -144,9 +156,7 @@ inline void ancestor_mask_flashinfer(const token_tree_batch_view& batch, std::sp
   for (index_t b = 0; b < batch.batch_size(); ++b) {
     const std::int32_t context = context_lengths[static_cast<std::size_t>(b)];
     const index_t bytes = flashinfer_mask_bytes(batch.offsets().size(b), context);
-    detail::in_element("trees", b, [&] {
-      ancestor_mask_flashinfer(batch.tree(b), context, bits.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(bytes)));
-    });
+    ancestor_mask_flashinfer(batch.tree(b), context, bits.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(bytes)));
     offset += bytes;
     mask_offsets[static_cast<std::size_t>(b + 1)] = static_cast<std::int32_t>(offset);
   }

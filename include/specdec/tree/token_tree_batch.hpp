@@ -84,6 +84,8 @@ public:
   [[nodiscard]] token_tree_batch_view view() const noexcept {
     return {ragged_offsets(offsets_), tokens_.data(), parents_.data(), depths_.data()};
   }
+  // NOLINTNEXTLINE(google-explicit-constructor): a batch is usable wherever a view is expected, like token_tree.
+  operator token_tree_batch_view() const noexcept { return view(); }
 
 private:
   std::vector<std::int32_t> offsets_;

@@ -9,16 +9,10 @@
 
 #include "specdec/core/error.hpp"
 #include "specdec/core/types.hpp"
+#include "specdec/kv/kv_axis.hpp"
 
 namespace specdec {
 inline namespace v0 {
-
-//! One axis of a KV cache other than the sequence (or slot) axis: its extent and its stride in
-//! elements, e.g. layers, K/V, heads, head dimension.
-struct kv_axis {
-  index_t extent = 1;
-  index_t stride = 0;
-};
 
 namespace detail {
 
@@ -44,6 +38,9 @@ public:
   void copy(T* dst, const T* src) const noexcept {
     copy_axis(dst, src, 0);
   }
+
+  //! The axes, in the order given.
+  [[nodiscard]] std::span<const kv_axis> axes() const noexcept { return {axes_.data(), rank_}; }
 
   //! The largest element offset of the slice (for bounds reasoning in tests and checks).
   [[nodiscard]] index_t span_elements() const noexcept {

@@ -14,8 +14,9 @@ namespace specdec {
 inline namespace v0 {
 namespace detail {
 
-//! Checks the structure the flatteners rely on (size, parent order, depths), not the tokens: layouts
-//! never read a token, and a flattener must not index out of bounds on a malformed tree. O(N).
+//! Checks the structure the flatteners rely on (size, parent order, depths up to `max_tree_depth`), not
+//! the tokens: layouts never read a token, and a flattener must not index out of bounds on a malformed
+//! tree. The depth bound is what lets position and row checks add a depth to a context safely. O(N).
 inline void check_tree_shape(const token_tree_view& tree, std::string_view name = "tree.size()") {
   expects(tree.size() >= 1, name, tree.size(), "a tree with at least one node (the root)");
   expects(tree.size() <= max_tree_nodes, name, tree.size(), "at most max_tree_nodes (4096) nodes");
@@ -26,6 +27,7 @@ inline void check_tree_shape(const token_tree_view& tree, std::string_view name 
     expects_element(parent >= 0 && parent < i, "parent", i, parent,
                     "0 <= parent[i] < i (nodes in topological order, one root)");
     expects_element(tree.depth(i) == tree.depth(parent) + 1, "depth", i, tree.depth(i), "depth[parent[i]] + 1");
+    expects_element(tree.depth(i) <= max_tree_depth, "depth", i, tree.depth(i), "at most max_tree_depth (255)");
   }
 }
 
