@@ -57,6 +57,7 @@
 #include "specdec/verify/block_verifier.hpp"
 #include "specdec/verify/chain_verifier.hpp"
 #include "specdec/verify/greedy_verifier.hpp"
+#include "specdec/verify/keep_list_from_results.hpp"
 #include "specdec/verify/multi_draft_verifier.hpp"
 #include "specdec/verify/one_hot_verifier.hpp"
 #include "specdec/verify/rrs_verifier.hpp"
