@@ -82,7 +82,7 @@ TEST_CASE("verify_chain draws the chain_verifier's path and tokens from logits a
 TEMPLATE_TEST_CASE("verify_block draws the block_verifier's path and tokens from logits and q", "[cuda][verify]", float,
                    __nv_bfloat16) {
   specdec::test::case_options o;
-  o.requests = specdec::test::test_cases(std::is_same_v<TestType, float> ? 10000 : 4000);
+  o.requests = specdec::test::test_cases(10000);
   o.sampling = true;
   o.chains = true;
   o.max_nodes = 8;
