@@ -252,10 +252,12 @@ void BM_verify_one_hot(benchmark::State& state) {
   state.counters["accepted"] = t.accepted_depth;
 }
 
-// Chain speculative sampling fused from logits (`verify_chain`): B chains of k drafts over float logits,
-// every draft planted as its parent row's dominant token and q uniform, so all k are accepted and the
-// bonus is sampled: k + 1 statistics passes and one race pass per request, no probability tensor.
-void BM_verify_chain_fused(benchmark::State& state) {
+// B chains of k drafts over float logits for the fused chain rules, every draft planted as its parent
+// row's dominant token and q uniform, so every rule accepts all k and samples the bonus; `launch(trees,
+// logits, v, q, params, addresses, out)` runs the rule, and `row_reads` is the row-sized reads of one
+// request (logits and q rows), from which the bytes moved are counted.
+template <class Launch>
+void time_fused_chains(benchmark::State& state, double row_reads, Launch launch) {
   const std::int64_t b = state.range(0);
   const auto k = static_cast<std::int32_t>(state.range(1));
   const auto v = static_cast<std::int32_t>(state.range(2));
@@ -289,12 +291,25 @@ void BM_verify_chain_fused(benchmark::State& state) {
   const specdec::token_tree_batch_view trees(specdec::ragged_offsets(d_offsets.data, static_cast<index_t>(b + 1)), d_tokens.data,
                                              d_parents.data, d_depths.data);
   const sc::verify_outputs out{path.data, out_tokens.data, nullptr, accepted.data, nullptr, nullptr};
-  const double bytes = static_cast<double>(b) * (k + 2) * v * sizeof(float);
-  time_launches(state, bytes, [&] {
-    return sc::verify_chain(trees, logits, v, q.data, params.data, addresses.data, out);
-  });
+  const double bytes = static_cast<double>(b) * row_reads * v * sizeof(float);
+  time_launches(state, bytes, [&] { return launch(trees, logits, v, q.data, params.data, addresses.data, out); });
   const float zero = 0.0f;
   for (const std::size_t at : planted) cudaMemcpy(logits + at, &zero, sizeof(float), cudaMemcpyHostToDevice);
+}
+
+// Chain speculative sampling fused from logits (`verify_chain`): k + 1 statistics passes and one race
+// pass per request, no probability tensor.
+void BM_verify_chain_fused(benchmark::State& state) {
+  const auto k = static_cast<double>(state.range(1));
+  time_fused_chains(state, k + 2, [](const auto&... args) { return sc::verify_chain(args...); });
+}
+
+// Block verification fused from logits (`verify_block`), beside the token-wise chain rule on the same
+// chains: row 0 one statistics pass; rows 1..k - 1 a statistics pass and a Z pass reading the logits and
+// the q row; row k a statistics pass and the bonus race: 3k row reads per request.
+void BM_verify_block_fused(benchmark::State& state) {
+  const auto k = static_cast<double>(state.range(1));
+  time_fused_chains(state, 3 * k, [](const auto&... args) { return sc::verify_block(args...); });
 }
 
 // The peers' first step, for comparison: an argmax over every node's row (B * N rows).
@@ -468,6 +483,13 @@ BENCHMARK(BM_chain_speculative_sampling)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_verify_chain_fused)
+    ->ArgNames({"B", "k", "V"})
+    ->Args({1, 4, 32000})
+    ->Args({64, 8, 128256})
+    ->Args({256, 8, 128256})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_verify_block_fused)
     ->ArgNames({"B", "k", "V"})
     ->Args({1, 4, 32000})
     ->Args({64, 8, 128256})

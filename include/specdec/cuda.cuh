@@ -15,3 +15,4 @@
 #include "specdec/cuda/chain_speculative_sampling.cuh"
 #include "specdec/cuda/tree_build.cuh"
 #include "specdec/cuda/typical_acceptance.cuh"
+#include "specdec/cuda/block_verification.cuh"

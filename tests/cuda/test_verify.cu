@@ -1,5 +1,5 @@
 // Tree verification kernels against the CPU verifiers on random ragged batches with the same keys:
-// greedy exactly (float and bfloat16, whose rows are full of ties); the one-hot and chain rules on at
+// greedy exactly (float and bfloat16, whose rows are full of ties); the one-hot, chain and block rules on at
 // least 99.99% of requests, any difference printed (float near-ties). Also: CUDA graph capture of a
 // verify step replayed with new seeds from device memory, and argument errors.
 #include <specdec/cuda.cuh>
@@ -77,6 +77,76 @@ TEST_CASE("verify_chain draws the chain_verifier's path and tokens from logits a
   const std::size_t mismatches = count_mismatches("chain", c, got, want);
   INFO("mismatching requests: " << mismatches << " of " << c.batch());
   REQUIRE(mismatches <= c.batch() / 10000);
+}
+
+TEMPLATE_TEST_CASE("verify_block draws the block_verifier's path and tokens from logits and q", "[cuda][verify]", float,
+                   __nv_bfloat16) {
+  specdec::test::case_options o;
+  o.requests = specdec::test::test_cases(10000);
+  o.sampling = true;
+  o.chains = true;
+  o.max_nodes = 8;
+  o.seed = 29;
+  verify_case c = specdec::test::make_verify_case(o);
+  c.logits = specdec::test::make_typed<TestType>(c.logits).exact;  // what the kernel reads
+  device_case<TestType> d(c);
+  SPECDEC_CHECK_CUDA(sc::verify_block(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), d.q.data(),
+                                      d.params.data(), d.addresses.data(), d.outputs(), d.stops()));
+  const device_results got = download(d);
+  specdec::block_verifier rule;
+  const auto want = c.reference(rule);
+  std::size_t accepted = 0;
+  std::size_t full = 0;  // requests whose every draft was accepted (the bonus path)
+  for (std::size_t b = 0; b < c.batch(); ++b) {
+    accepted += static_cast<std::size_t>(want[b].accepted());
+    const auto drafts = static_cast<std::int64_t>(c.offsets[b + 1] - c.offsets[b]) - 1;
+    if (static_cast<std::int64_t>(want[b].accepted()) == drafts) ++full;
+  }
+  INFO("accepted drafts in all: " << accepted << ", fully accepted chains: " << full);
+  CHECK(accepted > c.batch() / 2);  // the batch exercises acceptance, correction and bonus
+  CHECK(full > c.batch() / 20);
+  CHECK(full < c.batch());
+  const std::size_t mismatches = count_mismatches("block", c, got, want);
+  INFO("mismatching requests: " << mismatches << " of " << c.batch());
+  REQUIRE(mismatches <= c.batch() / 10000);
+}
+
+TEST_CASE("verify_block captured in a CUDA graph replays with new seeds from device memory", "[cuda][verify]") {
+  specdec::test::case_options o;
+  o.requests = 64;
+  o.sampling = true;
+  o.chains = true;
+  o.max_nodes = 8;
+  o.seed = 31;
+  verify_case c = specdec::test::make_verify_case(o);
+  device_case<float> d(c);
+  cudaStream_t stream = nullptr;
+  SPECDEC_CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaGraph_t graph = nullptr;
+  SPECDEC_CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  const cudaError_t launched = sc::verify_block(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), d.q.data(),
+                                                d.params.data(), d.addresses.data(), d.outputs(), d.stops(), stream);
+  SPECDEC_CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
+  SPECDEC_CHECK_CUDA(launched);
+  cudaGraphExec_t exec = nullptr;
+  SPECDEC_CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+  specdec::block_verifier rule;
+  for (std::uint32_t step = 0; step < 3; ++step) {
+    for (auto& a : c.addresses) {
+      a.step = step;
+      a.seed += 1;
+    }
+    d.addresses.upload(c.addresses);  // new keys in device memory; the graph is unchanged
+    SPECDEC_CHECK_CUDA(cudaGraphLaunch(exec, stream));
+    SPECDEC_CHECK_CUDA(cudaStreamSynchronize(stream));
+    const device_results got = download(d);
+    const auto want = c.reference(rule);
+    INFO("replay " << step);
+    REQUIRE(count_mismatches("graph block", c, got, want) <= 1);  // a float near-tie at most
+  }
+  SPECDEC_CHECK_CUDA(cudaGraphExecDestroy(exec));
+  SPECDEC_CHECK_CUDA(cudaGraphDestroy(graph));
+  SPECDEC_CHECK_CUDA(cudaStreamDestroy(stream));
 }
 
 TEST_CASE("verify_multi_draft draws the multi_draft_verifier's path and tokens", "[cuda][verify]") {
@@ -198,6 +268,10 @@ TEST_CASE("verification launchers reject missing arguments", "[cuda][verify]") {
   CHECK(sc::verify_chain(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), nullptr, d.params.data(),
                          d.addresses.data(), d.outputs()) == cudaErrorInvalidValue);
   CHECK(sc::verify_greedy(d.trees(), d.logits.data(), 0, d.outputs()) == cudaErrorInvalidValue);
+  CHECK(sc::verify_block(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), nullptr, d.params.data(),
+                         d.addresses.data(), d.outputs()) == cudaErrorInvalidValue);
+  CHECK(sc::verify_block(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), d.q.data(), d.params.data(),
+                         nullptr, d.outputs()) == cudaErrorInvalidValue);
   CHECK(sc::verify_multi_draft(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), nullptr, d.params.data(),
                                d.addresses.data(), d.outputs()) == cudaErrorInvalidValue);
 }
