@@ -38,7 +38,7 @@ TEST_CASE("matrix_view::validate rejects inconsistent shapes with the argument's
   std::array<float, 8> storage{};
   REQUIRE_NOTHROW(matrix_view<float>(storage.data(), 2, 4).validate("logits"));
   REQUIRE_NOTHROW(matrix_view<float>(nullptr, 0, 4).validate("logits"));
-  REQUIRE_INVALID_ARGUMENT("logits = 3 violates row_stride >= cols", matrix_view<float>(storage.data(), 2, 4, 3).validate("logits"));
-  REQUIRE_INVALID_ARGUMENT("q = -1 violates rows >= 0", matrix_view<float>(storage.data(), -1, 4).validate("q"));
+  REQUIRE_INVALID_ARGUMENT("logits.row_stride() = 3 violates row_stride >= cols (cols = 4)", matrix_view<float>(storage.data(), 2, 4, 3).validate("logits"));
+  REQUIRE_INVALID_ARGUMENT("q.rows() = -1 violates rows >= 0", matrix_view<float>(storage.data(), -1, 4).validate("q"));
   REQUIRE_INVALID_ARGUMENT("non-null", matrix_view<float>(nullptr, 2, 4).validate("q"));
 }

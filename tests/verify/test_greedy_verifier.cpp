@@ -1,5 +1,6 @@
 #include <specdec/testing.hpp>
 
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -171,4 +172,21 @@ TEST_CASE("verifiers reject malformed input without touching their state") {
   // The verifier still works after the errors.
   verifier.verify(input_for(tree, logits), result);
   REQUIRE(result.tokens == std::vector<specdec::token_id>{2, 3, 1, 2});
+}
+
+TEST_CASE("greedy log-probabilities keep their precision at any logit magnitude") {
+  specdec::token_tree root(0);
+  const std::vector<float> huge{1e30f, 1e30f, 1e30f, -1e30f};
+  verify_input in;
+  in.tree = root;
+  in.target_logits = specdec::const_matrix_view<float>(huge.data(), 1, 4);
+  in.params = specdec::sampling_params::make_greedy();
+  greedy_verifier verifier;
+  verify_result result;
+  verifier.verify(in, result);
+  REQUIRE(result.tokens == std::vector<specdec::token_id>{0});
+  REQUIRE_THAT(result.logprobs[0], Catch::Matchers::WithinAbs(std::log(1.0 / 3.0), 1e-6));
+  // A stride below the row length names the view's field and the columns.
+  in.target_logits = specdec::const_matrix_view<float>(huge.data(), 2, 4, 3);
+  REQUIRE_INVALID_ARGUMENT("target_logits.row_stride() = 3 violates row_stride >= cols (cols = 4)", verifier.verify(in, result));
 }

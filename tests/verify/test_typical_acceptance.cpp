@@ -82,3 +82,21 @@ TEST_CASE("the conformance kit reports the bias of typical acceptance") {
     REQUIRE(report.total_variation > 0.02);
   }
 }
+
+TEST_CASE("typical acceptance breaks a tie of depth and score by the lower node index") {
+  // Two children with the same token (so the same p and score) and one grandchild each.
+  specdec::token_tree tree(0);
+  const auto a = tree.add_child(0, 1);
+  const auto b = tree.add_child(0, 1);
+  tree.add_child(a, 2);
+  tree.add_child(b, 2);
+  const std::vector<float> logits(5 * 3, 0.0f);  // uniform rows: every draft has p = 1/3 > 0.09
+  specdec::verify_input in;
+  in.tree = tree;
+  in.target_logits = specdec::const_matrix_view<float>(logits.data(), 5, 3);
+  in.params.temperature = 1.0f;
+  specdec::lossy_typical_acceptance_verifier verifier;
+  specdec::verify_result result;
+  verifier.verify(in, result);
+  REQUIRE(result.path == std::vector<std::int32_t>{0, 1, 3});
+}

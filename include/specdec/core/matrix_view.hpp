@@ -2,6 +2,8 @@
 #pragma once
 
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "specdec/core/config.hpp"
@@ -61,17 +63,29 @@ public:
     return {row_data(first), count, cols_, row_stride_};
   }
 
-  //! Throws `specdec::invalid_argument` naming `name` unless the shape is consistent: non-negative
-  //! sizes, `row_stride >= cols` (any stride for a single row, which is never stepped over), and a
-  //! non-null pointer whenever the view is not empty.
+  //! Throws `specdec::invalid_argument` naming the view and the field unless the shape is consistent:
+  //! non-negative sizes, `row_stride >= cols` (any stride for a single row, which is never stepped
+  //! over), and a non-null pointer whenever the view is not empty. E.g. `target_logits.row_stride() = 7
+  //! violates row_stride >= cols (cols = 8)`.
   void validate(std::string_view name) const {
-    expects(rows_ >= 0, name, rows_, "rows >= 0");
-    expects(cols_ >= 0, name, cols_, "cols >= 0");
-    expects(row_stride_ >= cols_ || rows_ <= 1, name, row_stride_, "row_stride >= cols");
-    expects(data_ != nullptr || empty(), name, "nullptr", "a non-null data pointer for a non-empty view");
+    if (rows_ < 0) [[unlikely]] detail::throw_invalid_argument(field(name, ".rows()"), rows_, "rows >= 0");
+    if (cols_ < 0) [[unlikely]] detail::throw_invalid_argument(field(name, ".cols()"), cols_, "cols >= 0");
+    if (row_stride_ < cols_ && rows_ > 1) [[unlikely]] {
+      detail::throw_invalid_argument(field(name, ".row_stride()"), row_stride_,
+                                     "row_stride >= cols (cols = " + std::to_string(cols_) + ")");
+    }
+    if (data_ == nullptr && !empty()) [[unlikely]] {
+      detail::throw_invalid_argument(field(name, ".data()"), "nullptr", "a non-null data pointer for a non-empty view");
+    }
   }
 
 private:
+  [[gnu::cold]] static std::string field(std::string_view name, std::string_view member) {
+    std::string out(name);
+    out += member;
+    return out;
+  }
+
   T* data_ = nullptr;
   index_t rows_ = 0;
   index_t cols_ = 0;
