@@ -72,11 +72,13 @@ public:
   [[nodiscard]] int order() const noexcept { return order_; }
   [[nodiscard]] index_t rows() const noexcept { return order_ == 1 ? vocab_ : vocab_ * vocab_; }
 
-  //! The next-token logits after `context` (only its last `order` tokens matter).
+  //! The next-token logits after `context` (only its last `order` tokens matter; they must lie in
+  //! `[0, vocab)`).
   [[nodiscard]] std::span<const float> logits(std::span<const token_id> context) const {
     index_t row = 0;
     for (int k = order_; k >= 1; --k) {
       const token_id t = static_cast<index_t>(context.size()) >= k ? context[context.size() - static_cast<std::size_t>(k)] : 0;
+      expects(t >= 0 && t < vocab_, "context token", t, "a token id in [0, vocab) of the toy model");
       row = row * vocab_ + t;
     }
     return {table_.data() + row * vocab_, static_cast<std::size_t>(vocab_)};
