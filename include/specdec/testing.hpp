@@ -12,3 +12,4 @@
 #include "specdec/testing/monte_carlo.hpp"
 #include "specdec/testing/toy_backends.hpp"
 #include "specdec/testing/toy_drafters.hpp"
+#include "specdec/testing/toy_heads.hpp"

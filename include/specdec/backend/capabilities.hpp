@@ -12,9 +12,12 @@
 namespace specdec {
 inline namespace v0 {
 
-//! The last layer's hidden states of the rows the latest `forward` evaluated:
-//! `m.hidden_size()` and `m.last_hidden_states()`, a `[total nodes, hidden_size()]` view valid until the
-//! next forward (Medusa and Hydra heads read it; EAGLE reads it as its feature input).
+//! The last layer's hidden states (after the final norm, the LM head's input) of the rows the latest
+//! call evaluated: `m.hidden_size()` and `m.last_hidden_states()`, a `[rows, hidden_size()]` view
+//! valid until the next call -- after `forward`, one row per tree node (flat batch order); after
+//! `prefill(request, prompt)`, one row per cached prompt token (`prompt.size() - 1` rows). The
+//! decoders hand a request's committed rows to head drafters (`context_states`): Medusa and Hydra heads
+//! read the last one, EAGLE and Clover's augmenting block all of them.
 template <class M>
 concept hidden_state_source = requires(const M& m) {
   { m.hidden_size() } -> std::convertible_to<index_t>;

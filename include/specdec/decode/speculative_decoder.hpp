@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "specdec/backend/capabilities.hpp"
+#include "specdec/backend/heads.hpp"
 #include "specdec/backend/target_model.hpp"
 #include "specdec/backend/tree_forward.hpp"
 #include "specdec/core/error.hpp"
@@ -158,6 +160,18 @@ public:
     state.depth_limit = options_.max_depth;
     target_->prefill(request, prompt);
     detail::drafter_start(*drafter_, request, prompt);
+    if constexpr (passes_states) {
+      const const_matrix_view<float> hidden = target_->last_hidden_states();
+      const auto rows = static_cast<index_t>(prompt.size()) - 1;
+      expects(hidden.rows() >= rows, "target.last_hidden_states().rows() after prefill", hidden.rows(),
+              ">= prompt.size() - 1 (the prompt's cached tokens)");
+      context_states states;
+      states.request = request;
+      states.tokens = prompt;
+      states.first = 0;
+      states.hidden = hidden.middle_rows(0, rows);
+      drafter_->observe_states(states);
+    }
     requests_.push_back(std::move(state));
   }
 
@@ -239,7 +253,9 @@ public:
     const auto t3 = clock::now();
 
     // Commit: truncate, keep the accepted path's KV, append the tokens, feed the drafter back.
-    for (std::size_t k = 0; k < active_.size(); ++k) commit(requests_[active_[k]], drafts_[k], results_[k]);
+    for (std::size_t k = 0; k < active_.size(); ++k) {
+      commit(requests_[active_[k]], drafts_[k], results_[k], trees.offsets().begin(static_cast<index_t>(k)));
+    }
     ++stats_.steps;
     const auto t4 = clock::now();
     stats_.draft_seconds += std::chrono::duration<double>(t1 - t0).count();
@@ -331,7 +347,7 @@ private:
     if (d.draft_probs().rows() > 0 && d.vocab() != vocab_) fail("q rows span " + std::to_string(d.vocab()) + " tokens, not the target's vocabulary");
   }
 
-  void commit(request_state& r, draft_tree& d, verify_result& result) {
+  void commit(request_state& r, draft_tree& d, verify_result& result, index_t first_row) {
     const token_tree_view tree = d.tree.view();
     const index_t committed = static_cast<index_t>(r.tokens.size()) - 1;
     const index_t remaining = r.options.max_new_tokens - r.generated();
@@ -378,6 +394,25 @@ private:
     feedback.tree = tree;
     feedback.path = kept_path;
     detail::drafter_observe(*drafter_, feedback);
+    if constexpr (passes_states) pass_states(r, kept_path, committed, first_row);
+  }
+
+  // The target's states of the tokens this step committed (the root and the kept drafts), gathered
+  // from the forward's rows, for drafters that read them (head drafters).
+  void pass_states(const request_state& r, std::span<const std::int32_t> kept_path, index_t committed, index_t first_row) {
+    const const_matrix_view<float> hidden = target_->last_hidden_states();
+    const index_t width = hidden.cols();
+    gathered_.resize(kept_path.size() * static_cast<std::size_t>(width));
+    for (std::size_t i = 0; i < kept_path.size(); ++i) {
+      const auto row = hidden.row(first_row + kept_path[i]);
+      std::copy(row.begin(), row.end(), gathered_.begin() + static_cast<std::ptrdiff_t>(i * static_cast<std::size_t>(width)));
+    }
+    context_states states;
+    states.request = r.id;
+    states.tokens = r.tokens;
+    states.first = committed;
+    states.hidden = const_matrix_view<float>(gathered_.data(), static_cast<index_t>(kept_path.size()), width);
+    drafter_->observe_states(states);
   }
 
   // Speculation control: the adaptive depth limit and the switch-off of a request that does not gain.
@@ -409,6 +444,13 @@ private:
     }
   }
 
+  // Head drafters read the target's hidden states of committed tokens (`context_states`).
+  static constexpr bool wants_states = requires(Drafter& d, const context_states& s) { d.observe_states(s); };
+  static constexpr bool passes_states = wants_states && hidden_state_source<Target>;
+  static_assert(!wants_states || hidden_state_source<Target>,
+                "the drafter reads the target's hidden states (observe_states): the target must satisfy "
+                "hidden_state_source (hidden_size() and last_hidden_states())");
+
   Target* target_;
   Drafter* drafter_;
   Verifier* verifier_;
@@ -426,6 +468,7 @@ private:
   std::vector<std::uint32_t> mask_;
   std::vector<float> logits_;
   std::vector<kv_move> moves_;
+  std::vector<float> gathered_;
   decode_stats stats_;
 };
 

@@ -100,6 +100,9 @@ struct draft_feedback {
 //! budgets. Optional hooks, called by the decoders when present:
 //! - `d.start(request, prompt)` when a request begins;
 //! - `d.observe(feedback)` after each step (adaptive lengths, caches of earlier generations);
+//! - `d.observe_states(states)` after prefill and after each step, with the target's hidden states of
+//!   the tokens just committed (`context_states`; head drafters), which requires a target that is a
+//!   `hidden_state_source`;
 //! - `d.release(request)` when a request ends.
 template <class D>
 concept drafter = requires(D& d, const draft_context& context, draft_tree& out) {

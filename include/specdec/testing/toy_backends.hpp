@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "specdec/backend/capabilities.hpp"
 #include "specdec/backend/draft_model.hpp"
 #include "specdec/backend/target_model.hpp"
 #include "specdec/core/error.hpp"
@@ -53,7 +55,10 @@ private:
 //! row's own position (`bias[(position + 1) % position_period]` added to every logit, a stand-in for
 //! RoPE), so a wrong position id changes the distribution. It checks the decoders' bookkeeping: a
 //! forward whose committed length disagrees with its cache, or a commit whose `committed_before` does,
-//! throws `specdec::runtime_error`. Satisfies `target_model` and `bounded_context`.
+//! throws `specdec::runtime_error`. Satisfies `target_model` and `bounded_context`; and, for head
+//! drafters, `hidden_state_source` (a row's hidden state is the one-hot vector of its token, hidden size
+//! = vocab: what an order-1 chain's next token depends on) and `partial_forward` (its "first layers"
+//! are a second Markov model, `shallow`, read over the same cache: a stand-in for layer skip).
 class toy_target {
 public:
   //! A target over `model`'s vocabulary; `max_context` bounds each request's cache.
@@ -76,6 +81,51 @@ public:
   [[nodiscard]] index_t max_context_length() const noexcept { return max_context_; }
   [[nodiscard]] const markov_model& model() const noexcept { return model_; }
 
+  //! Sets the model `forward_partial` reads for fewer than `num_layers()` layers (default: the target's
+  //! own model, a perfect shallow draft).
+  void set_shallow_model(markov_model shallow) {
+    expects(shallow.vocab() == model_.vocab(), "shallow.vocab()", shallow.vocab(), "the target's vocab");
+    shallow_ = std::move(shallow);
+  }
+
+  [[nodiscard]] index_t hidden_size() const noexcept { return model_.vocab(); }
+  [[nodiscard]] const_matrix_view<float> last_hidden_states() const noexcept {
+    return const_matrix_view<float>(hidden_.data(), hidden_rows_, model_.vocab());
+  }
+  //! Two "layers": `forward_partial` with 1 reads the shallow model, with 2 the target's.
+  [[nodiscard]] index_t num_layers() const noexcept { return 2; }
+
+  //! `forward`'s contract over the first `layers` layers: the logits come from the shallow model (or
+  //! the target's for `layers == num_layers()`); the cache is read, never written.
+  void forward_partial(const tree_forward_batch& batch, index_t layers, matrix_view<float> logits) {
+    expects(layers >= 1 && layers <= num_layers(), "layers", layers, "in [1, num_layers()]");
+    const markov_model& m = layers == num_layers() || !shallow_ ? model_ : *shallow_;
+    expects(logits.rows() >= batch.total_nodes() && logits.cols() == vocab_size(), "logits", logits.rows(),
+            "[total nodes, vocab_size()]");
+    for (index_t b = 0; b < batch.batch_size(); ++b) {
+      const auto& cache = slots_.at(batch.requests[static_cast<std::size_t>(b)]).cache;
+      const index_t committed = batch.committed[static_cast<std::size_t>(b)];
+      if (committed != static_cast<index_t>(cache.size())) {
+        throw specdec::runtime_error("toy_target: forward_partial with committed = " + std::to_string(committed) +
+                                     " but the cache holds " + std::to_string(cache.size()) + " entries");
+      }
+      const token_tree_view tree = batch.trees.tree(b);
+      const index_t first = batch.trees.offsets().begin(b);
+      for (index_t i = 0; i < tree.size(); ++i) {
+        const index_t row = first + i;
+        visible_.assign(cache.begin(), cache.end());
+        for (index_t j = 0; j < tree.size(); ++j) {
+          if ((batch.mask(row, j / 32) >> (j % 32)) & 1u) {
+            visible_.push_back({tree.token(j), batch.positions[static_cast<std::size_t>(first + j)]});
+          }
+        }
+        std::stable_sort(visible_.begin(), visible_.end(),
+                         [](const detail::toy_kv_entry& a, const detail::toy_kv_entry& c) { return a.position < c.position; });
+        write_logits(m, visible_, batch.positions[static_cast<std::size_t>(row)], logits.row(row));
+      }
+    }
+  }
+
   void prefill(request_id request, std::span<const token_id> prompt) {
     expects(!prompt.empty(), "prompt.size()", prompt.size(), ">= 1 (its last token is the first root)");
     expects(static_cast<index_t>(prompt.size()) <= max_context_, "prompt.size()", prompt.size(), "<= max_context_length()");
@@ -85,6 +135,7 @@ public:
       expects_element(prompt[i] >= 0 && prompt[i] < vocab_size(), "prompt", i, prompt[i], "a token id in [0, vocab_size)");
       cache.push_back({prompt[i], static_cast<std::int64_t>(i)});
     }
+    set_hidden(prompt.first(prompt.size() - 1));
     ++calls_.prefills;
   }
 
@@ -116,6 +167,12 @@ public:
       }
       calls_.nodes += tree.size();
     }
+    context_.clear();  // the hidden states: one-hot rows of every node's token, in flat order
+    for (index_t b = 0; b < batch.batch_size(); ++b) {
+      const token_tree_view tree = batch.trees.tree(b);
+      for (index_t i = 0; i < tree.size(); ++i) context_.push_back(tree.token(i));
+    }
+    set_hidden(context_);
     ++calls_.forwards;
   }
 
@@ -150,10 +207,20 @@ private:
     std::vector<detail::toy_kv_entry> cache;
   };
 
+  // One-hot rows of `tokens`.
+  void set_hidden(std::span<const token_id> tokens) {
+    hidden_rows_ = static_cast<index_t>(tokens.size());
+    hidden_.assign(tokens.size() * static_cast<std::size_t>(model_.vocab()), 0.0f);
+    for (std::size_t i = 0; i < tokens.size(); ++i) hidden_[i * static_cast<std::size_t>(model_.vocab()) + static_cast<std::size_t>(tokens[i])] = 1.0f;
+  }
+
   void write_logits(std::span<const detail::toy_kv_entry> visible, std::int64_t position, std::span<float> out) {
+    write_logits(model_, visible, position, out);
+  }
+  void write_logits(const markov_model& m, std::span<const detail::toy_kv_entry> visible, std::int64_t position, std::span<float> out) {
     context_.clear();
     for (const auto& e : visible) context_.push_back(e.token);
-    const std::span<const float> base = model_.logits(context_);
+    const std::span<const float> base = m.logits(context_);
     std::copy(base.begin(), base.end(), out.begin());
     if (period_ > 0) {
       const auto r = static_cast<std::size_t>((position + 1) % period_);
@@ -162,9 +229,12 @@ private:
   }
 
   markov_model model_;
+  std::optional<markov_model> shallow_;
   index_t period_;
   index_t max_context_;
   std::vector<float> bias_;
+  std::vector<float> hidden_;
+  index_t hidden_rows_ = 0;
   detail::request_slots<request_state> slots_;
   std::vector<detail::toy_kv_entry> visible_;
   std::vector<token_id> context_;
@@ -173,6 +243,8 @@ private:
 
 static_assert(target_model<toy_target>);
 static_assert(bounded_context<toy_target>);
+static_assert(hidden_state_source<toy_target>);
+static_assert(partial_forward<toy_target>);
 
 //! A Markov draft model behind its own token cache: `extend`, `extend_tree`, `rollback` with the
 //! `draft_model` and `tree_draft_model` contracts; logits come from the cached tokens (the path of a
