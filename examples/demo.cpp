@@ -6,9 +6,15 @@
 // acceptance per depth, the speedup over autoregressive decoding under a toy cost model, and -- for
 // greedy rows -- whether the output is token for token that of autoregressive greedy decoding.
 //
+// A second table runs the head drafters on an order-1 target (where Medusa's toy heads, the k-step
+// marginals, are defined): Medusa, Clover, Hydra, EAGLE-style, ReDrafter-style and layer skip, each
+// with its method's tree policy. Their heads are derived from the same approximate model (the draft
+// Markov table): Medusa's from its marginals, the regressive ones from its transition applied to the
+// guessed parent -- so the rows compare the methods, not the quality of a training run.
+//
 // Toy cost model (stated, not measured): a target forward costs 1 per request plus 0.005 per tree
-// node; a draft-model call costs 0.05; lookups cost nothing. Autoregressive decoding costs 1.005 per
-// token.
+// node; a draft-model call costs 0.05, a head call 0.01, a layer-skip call 0.25 (a quarter of the
+// layers); lookups cost nothing. Autoregressive decoding costs 1.005 per token.
 #include <specdec/specdec.hpp>
 #include <specdec/testing.hpp>
 
@@ -30,6 +36,8 @@ using specdec::testing::toy_target;
 constexpr specdec::index_t vocab = 32;
 constexpr double node_cost = 0.005;
 constexpr double draft_call_cost = 0.05;
+constexpr double head_call_cost = 0.01;
+constexpr double layer_skip_call_cost = 0.25;
 
 struct settings {
   std::uint64_t seed = 1;
@@ -57,11 +65,14 @@ std::vector<std::vector<token_id>> prompts_for(std::uint64_t seed) {
 }
 
 // Decodes every prompt as one ragged batch and prices the run with the toy cost model.
+// The drafting cost so far under the toy cost model.
+using cost_probe = std::function<double()>;
+
 template <class Decoder>
 outcome decode(Decoder& decoder, const std::vector<std::vector<token_id>>& prompts, const settings& s, float temperature,
-               toy_target& target, const toy_draft_model* draft) {
+               toy_target& target, const cost_probe& draft_cost) {
   const auto target_nodes = target.calls().nodes;
-  const auto draft_calls = draft ? draft->calls().forwards : 0;
+  const double draft_before = draft_cost ? draft_cost() : 0.0;
   for (std::size_t i = 0; i < prompts.size(); ++i) {
     specdec::request_options o;
     o.params.temperature = temperature;
@@ -78,7 +89,7 @@ outcome decode(Decoder& decoder, const std::vector<std::vector<token_id>>& promp
   }
   out.stats = decoder.stats();
   out.cost = static_cast<double>(out.stats.request_steps) + node_cost * static_cast<double>(target.calls().nodes - target_nodes) +
-             draft_call_cost * static_cast<double>(draft ? draft->calls().forwards - draft_calls : 0);
+             (draft_cost ? draft_cost() - draft_before : 0.0);
   return out;
 }
 
@@ -97,7 +108,7 @@ void print_row(const char* drafter, const char* verifier, float temperature, con
 // One table row per temperature for a drafter + verifier pair.
 template <class Drafter, class Verifier>
 void run_pair(const char* name, const char* verifier_name, Drafter& drafter, Verifier& verifier, const settings& s,
-              toy_target& target, const toy_draft_model* draft, const std::vector<std::vector<token_id>>& prompts,
+              toy_target& target, const cost_probe& draft, const std::vector<std::vector<token_id>>& prompts,
               const outcome& ar_greedy, const outcome& ar_sampled) {
   for (const float temperature : {0.0f, s.temperature}) {
     specdec::speculative_decoder decoder(target, drafter, verifier);
@@ -109,6 +120,85 @@ void run_pair(const char* name, const char* verifier_name, Drafter& drafter, Ver
   }
 }
 
+// The head drafters' table: an order-1 target over the same vocabulary, heads derived from one
+// approximate model (see the header comment).
+template <class Wanted>
+bool run_head_drafters(const settings& s, const Wanted& wanted) {
+  const bool any = wanted("medusa") || wanted("clover") || wanted("hydra") || wanted("eagle") || wanted("redrafter") ||
+                   wanted("layer-skip");
+  if (!any) return false;
+  using specdec::testing::toy_medusa_heads;
+  using specdec::testing::toy_regressive_heads;
+  const markov_model target_model = markov_model::random(vocab, 1, s.seed + 7, 2.0f);
+  const markov_model approximate = target_model.mixed_with(markov_model::random(vocab, 1, s.seed + 108, 2.0f), 0.25f);
+  toy_target target(target_model);
+  target.set_shallow_model(approximate);
+  const auto prompts = prompts_for(s.seed);
+  specdec::autoregressive_decoder<toy_target> ar(target);
+  const outcome ar_greedy = decode(ar, prompts, s, 0.0f, target, {});
+  specdec::autoregressive_decoder<toy_target> ar_t(target);
+  const outcome ar_sampled = decode(ar_t, prompts, s, s.temperature, target, {});
+
+  std::printf("\nhead drafters: order-1 target, heads derived from its 25%%-mixed approximation\n");
+  std::printf("%-24s %-14s %4s %6s  %-24s %8s  %s\n", "drafter", "verifier", "T", "tau", "acceptance at depth 1-4",
+              "speedup", "identical to autoregressive");
+  toy_medusa_heads medusa_heads(approximate, 4);
+  specdec::medusa_heads<toy_medusa_heads> medusa(medusa_heads);
+  toy_regressive_heads regressive(approximate, 8);
+  specdec::layer_skip_heads<toy_target> skip(target, 1, 8);
+  const cost_probe medusa_cost = [&] { return head_call_cost * static_cast<double>(medusa_heads.calls()); };
+  const cost_probe head_cost = [&] { return head_call_cost * static_cast<double>(regressive.calls()); };
+  const cost_probe skip_cost = [&] { return layer_skip_call_cost * static_cast<double>(target.calls().partial_forwards); };
+  specdec::one_hot_verifier one_hot;
+  specdec::rrs_verifier rrs;
+  // Medusa's published shape for its 7B heads, cut to 4 heads and 16 nodes.
+  const specdec::tree_choices medusa_choices{{0}, {1}, {2}, {3}, {0, 0}, {0, 1}, {0, 2}, {1, 0}, {1, 1}, {2, 0},
+                                             {0, 0, 0}, {0, 0, 1}, {0, 1, 0}, {1, 0, 0}, {0, 0, 0, 0}};
+  specdec::clover_growth_options clover;
+  clover.candidates = 6;
+  clover.top_p = 0.9;
+  clover.total_nodes = 16;
+  clover.max_depth = 5;
+  clover.depth_budget = {5, 4, 3, 2, 1};  // shrinking with depth
+  specdec::dynamic_tree_params eagle;
+  eagle.top_k = 4;
+  eagle.max_depth = 5;
+  eagle.total_nodes = 16;
+  using specdec::head_drafter;
+  using regressive_t = toy_regressive_heads;
+  using medusa_t = specdec::medusa_heads<toy_medusa_heads>;
+  using skip_t = specdec::layer_skip_heads<toy_target>;
+  if (wanted("medusa")) {
+    head_drafter<medusa_t, specdec::static_growth> d(medusa, specdec::static_growth(medusa_choices));
+    run_pair("Medusa, choices (16)", "one-hot", d, one_hot, s, target, medusa_cost, prompts, ar_greedy, ar_sampled);
+    head_drafter<medusa_t, specdec::static_growth, draft_scheme::sampled_without_replacement> t(medusa, specdec::static_growth(medusa_choices));
+    run_pair("Medusa, sampled (16)", "rrs", t, rrs, s, target, medusa_cost, prompts, ar_greedy, ar_sampled);
+  }
+  if (wanted("clover")) {
+    head_drafter<regressive_t, specdec::clover_growth> d(regressive, specdec::clover_growth(clover));
+    run_pair("Clover (16)", "one-hot", d, one_hot, s, target, head_cost, prompts, ar_greedy, ar_sampled);
+    head_drafter<regressive_t, specdec::clover_growth, draft_scheme::sampled_without_replacement> t(regressive, specdec::clover_growth(clover));
+    run_pair("Clover, sampled (16)", "rrs", t, rrs, s, target, head_cost, prompts, ar_greedy, ar_sampled);
+  }
+  if (wanted("hydra")) {
+    head_drafter<regressive_t, specdec::static_growth> d(regressive, specdec::static_growth(medusa_choices));
+    run_pair("Hydra, choices (16)", "one-hot", d, one_hot, s, target, head_cost, prompts, ar_greedy, ar_sampled);
+  }
+  if (wanted("eagle")) {
+    head_drafter<regressive_t, specdec::eagle2_growth> d(regressive, specdec::eagle2_growth(eagle));
+    run_pair("EAGLE-style EAGLE-2 (16)", "one-hot", d, one_hot, s, target, head_cost, prompts, ar_greedy, ar_sampled);
+  }
+  if (wanted("redrafter")) {
+    head_drafter<regressive_t, specdec::beam_growth> d(regressive, specdec::beam_growth(3, 5));
+    run_pair("ReDrafter-style beam 3x5", "one-hot", d, one_hot, s, target, head_cost, prompts, ar_greedy, ar_sampled);
+  }
+  if (wanted("layer-skip")) {
+    head_drafter<skip_t, specdec::top_k_growth> d(skip, specdec::top_k_growth({1, 1, 1, 1}));
+    run_pair("layer skip, chain (4)", "one-hot", d, one_hot, s, target, skip_cost, prompts, ar_greedy, ar_sampled);
+  }
+  return true;
+}
+
 void usage() {
   std::puts(
       "usage: specdec_demo [--seed N] [--temperature T] [--max-tokens N] [--drafter NAME] [--help]\n"
@@ -117,6 +207,7 @@ void usage() {
       "  --max-tokens N    tokens generated per prompt (default 96)\n"
       "  --drafter NAME    one of: greedy-chain sampled-chain dynamic-tree tree-with tree-without\n"
       "                    prompt-lookup ngram-cache suffix-tree none\n"
+      "                    medusa clover hydra eagle redrafter layer-skip\n"
       "                    (default: all)");
 }
 
@@ -170,9 +261,10 @@ int main(int argc, char** argv) {
   const auto prompts = prompts_for(s.seed);
 
   specdec::autoregressive_decoder<toy_target> ar(target);
-  const outcome ar_greedy = decode(ar, prompts, s, 0.0f, target, nullptr);
+  const outcome ar_greedy = decode(ar, prompts, s, 0.0f, target, {});
   specdec::autoregressive_decoder<toy_target> ar_t(target);
-  const outcome ar_sampled = decode(ar_t, prompts, s, s.temperature, target, nullptr);
+  const outcome ar_sampled = decode(ar_t, prompts, s, s.temperature, target, {});
+  const cost_probe draft_cost = [&] { return draft_call_cost * static_cast<double>(draft.calls().forwards); };
 
   std::printf("specdec demo: %zu prompts x %lld tokens, vocabulary %lld, seed %llu\n", prompts.size(),
               static_cast<long long>(s.max_tokens), static_cast<long long>(vocab), static_cast<unsigned long long>(s.seed));
@@ -193,15 +285,15 @@ int main(int argc, char** argv) {
     specdec::chain_drafter_options o;
     o.gamma = 4;
     specdec::chain_drafter<toy_draft_model, draft_scheme::deterministic> d(draft, o);
-    run_pair("greedy chain (4)", "one-hot", d, one_hot, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    run_pair("greedy chain (4)", "one-hot", d, one_hot, s, target, draft_cost, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("sampled-chain")) {
     specdec::chain_drafter_options o;
     o.gamma = 4;
     specdec::chain_drafter<toy_draft_model, draft_scheme::sampled_chain> d(draft, o);
-    run_pair("sampled chain (4)", "chain", d, chain, s, target, &draft, prompts, ar_greedy, ar_sampled);
-    run_pair("sampled chain (4)", "block", d, block, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    run_pair("sampled chain (4)", "chain", d, chain, s, target, draft_cost, prompts, ar_greedy, ar_sampled);
+    run_pair("sampled chain (4)", "block", d, block, s, target, draft_cost, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("dynamic-tree")) {
@@ -210,44 +302,45 @@ int main(int argc, char** argv) {
     p.max_depth = 5;
     p.total_nodes = 16;
     specdec::dynamic_tree_drafter<toy_draft_model> d(draft, p);
-    run_pair("EAGLE-2 tree (16)", "one-hot", d, one_hot, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    run_pair("EAGLE-2 tree (16)", "one-hot", d, one_hot, s, target, draft_cost, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("tree-with")) {
     specdec::sampled_tree_options o;
     o.branching = {3, 2, 1};
     specdec::sampled_tree_drafter<toy_draft_model, draft_scheme::sampled_with_replacement> d(draft, o);
-    run_pair("sampled tree, with repl.", "multi-draft", d, multi, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    run_pair("sampled tree, with repl.", "multi-draft", d, multi, s, target, draft_cost, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("tree-without")) {
     specdec::sampled_tree_options o;
     o.branching = {3, 2, 1};
     specdec::sampled_tree_drafter<toy_draft_model, draft_scheme::sampled_without_replacement> d(draft, o);
-    run_pair("sampled tree, w/o repl.", "rrs", d, rrs, s, target, &draft, prompts, ar_greedy, ar_sampled);
+    run_pair("sampled tree, w/o repl.", "rrs", d, rrs, s, target, draft_cost, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("prompt-lookup")) {
     specdec::prompt_lookup_drafter d;
-    run_pair("prompt lookup", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
+    run_pair("prompt lookup", "one-hot", d, one_hot, s, target, {}, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("ngram-cache")) {
     specdec::ngram_cache_drafter d;
-    run_pair("n-gram cache", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
+    run_pair("n-gram cache", "one-hot", d, one_hot, s, target, {}, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("suffix-tree")) {
     specdec::suffix_tree_drafter d;
-    run_pair("suffix tree", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
+    run_pair("suffix tree", "one-hot", d, one_hot, s, target, {}, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   if (wanted("none")) {
     specdec::no_drafter d;
-    run_pair("none (autoregressive)", "one-hot", d, one_hot, s, target, nullptr, prompts, ar_greedy, ar_sampled);
+    run_pair("none (autoregressive)", "one-hot", d, one_hot, s, target, {}, prompts, ar_greedy, ar_sampled);
     any = true;
   }
   (void)greedy;
+  any = run_head_drafters(s, wanted) || any;
   if (!any) {
     std::fprintf(stderr, "specdec_demo: unknown drafter '%s'\n", s.drafter.c_str());
     usage();

@@ -124,6 +124,7 @@ public:
         write_logits(m, visible_, batch.positions[static_cast<std::size_t>(row)], logits.row(row));
       }
     }
+    ++calls_.partial_forwards;
   }
 
   void prefill(request_id request, std::span<const token_id> prompt) {
@@ -194,11 +195,12 @@ public:
     return s ? std::span<const detail::toy_kv_entry>(s->cache) : std::span<const detail::toy_kv_entry>{};
   }
 
-  //! Work done so far, for toy cost models: forwards, nodes evaluated, prefills.
+  //! Work done so far, for toy cost models: forwards, nodes evaluated, prefills, partial forwards.
   struct call_counts {
     std::uint64_t forwards = 0;
     std::uint64_t nodes = 0;
     std::uint64_t prefills = 0;
+    std::uint64_t partial_forwards = 0;  //!< `forward_partial` calls
   };
   [[nodiscard]] const call_counts& calls() const noexcept { return calls_; }
 
