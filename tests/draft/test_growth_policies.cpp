@@ -54,12 +54,25 @@ specdec::draft_tree draft_once(Drafter& drafter, const std::vector<token_id>& to
   return out;
 }
 
-// The next-token distribution of an order-1 chain after `token`, at temperature 1.
+// The next-token distribution of an order-1 chain after `token`, at temperature 1, computed in double.
 std::vector<float> probs_after(const markov_model& m, token_id token) {
   const auto logits = m.logits(std::span<const token_id>(&token, 1));
+  const float max = *std::max_element(logits.begin(), logits.end());
+  double sum = 0.0;
+  for (const float l : logits) sum += std::exp(static_cast<double>(l - max));
   std::vector<float> p(logits.size());
-  specdec::softmax(logits, std::span<float>(p));
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(std::exp(static_cast<double>(logits[i] - max)) / sum);
   return p;
+}
+
+// Tokens by decreasing logit after `token` (ties to the lower id): the order of the probabilities,
+// without their rounding.
+std::vector<token_id> ranked_after(const markov_model& m, token_id token) {
+  const auto logits = m.logits(std::span<const token_id>(&token, 1));
+  std::vector<token_id> order(logits.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](token_id a, token_id b) { return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)]; });
+  return order;
 }
 
 std::vector<token_id> tokens_of(const specdec::token_tree& t) {
@@ -98,9 +111,7 @@ specdec::token_tree clover_reference(const markov_model& m, token_id root, const
     std::vector<cand> cands;
     for (std::size_t r = 0; r < frontier.size(); ++r) {
       const auto p = probs_after(m, t.token(frontier[r]));
-      std::vector<token_id> order(p.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](token_id a, token_id b) { return p[static_cast<std::size_t>(a)] > p[static_cast<std::size_t>(b)]; });
+      const auto order = ranked_after(m, t.token(frontier[r]));
       double mass = 0.0;
       for (std::int32_t c = 0; c < std::min<index_t>(o.candidates, static_cast<index_t>(p.size())); ++c) {
         const double q = p[static_cast<std::size_t>(order[static_cast<std::size_t>(c)])];
@@ -208,9 +219,7 @@ TEST_CASE("EAGLE-2 growth builds the dynamic tree builder's tree") {
                   specdec::matrix_view<float> log_probs) {
         for (index_t r = 0; r < ranked.rows(); ++r) {
           const auto p = probs_after(*m, tokens[static_cast<std::size_t>(r)]);
-          std::vector<token_id> order(p.size());
-          std::iota(order.begin(), order.end(), 0);
-          std::stable_sort(order.begin(), order.end(), [&](token_id a, token_id b) { return p[static_cast<std::size_t>(a)] > p[static_cast<std::size_t>(b)]; });
+          const auto order = ranked_after(*m, tokens[static_cast<std::size_t>(r)]);
           for (index_t c = 0; c < ranked.cols(); ++c) {
             ranked(r, c) = order[static_cast<std::size_t>(c)];
             log_probs(r, c) = std::log(p[static_cast<std::size_t>(order[static_cast<std::size_t>(c)])]);
@@ -272,10 +281,7 @@ TEST_CASE("static growth builds the static builder's tree, rank gaps included; a
   struct expander {
     const markov_model* m;
     void expand(std::int32_t, token_id token, std::int32_t, std::span<token_id> ranked) const {
-      const auto p = probs_after(*m, token);
-      std::vector<token_id> order(p.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](token_id a, token_id b) { return p[static_cast<std::size_t>(a)] > p[static_cast<std::size_t>(b)]; });
+      const auto order = ranked_after(*m, token);
       std::copy(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(ranked.size()), ranked.begin());
     }
   };

@@ -13,12 +13,14 @@
 #include "specdec/backend/heads.hpp"
 #include "specdec/core/error.hpp"
 #include "specdec/core/random.hpp"
+#include "specdec/core/philox.hpp"
 #include "specdec/draft/detail/draft_model_sync.hpp"
 #include "specdec/draft/draft_scheme.hpp"
+#include "specdec/draft/detail/top_k.hpp"
 #include "specdec/draft/drafter.hpp"
 #include "specdec/draft/growth_policy.hpp"
 #include "specdec/sampling/logits_processor.hpp"
-#include "specdec/sampling/sample.hpp"
+#include "specdec/sampling/softmax.hpp"
 
 namespace specdec {
 inline namespace v0 {
@@ -40,10 +42,11 @@ struct head_drafter_options {
 //! - `deterministic`: children are the best tokens of q (ties to the lower id); the policy may generate
 //!   more than the budget and prune, and the best `max_nodes` by cumulative log q stay (EAGLE-2's
 //!   rerank). Pair with `one_hot_verifier` (any temperature) or `greedy_verifier`.
-//! - `sampled_without_replacement`: each node's children are drawn from q without replacement (an
-//!   exponential race at (child, `draft_sample`)), q is recorded as the node's q row; pair with
-//!   `rrs_verifier`, lossless at any temperature with non-one-hot q.
+//! - `sampled_without_replacement`: each node's children are successive draws from q without
+//!   replacement, q is recorded as the node's q row; pair with `rrs_verifier`, lossless at any
+//!   temperature.
 //! - `sampled_with_replacement`: i.i.d. draws (duplicates possible); pair with `multi_draft_verifier`.
+//! Draws are by inverse CDF, child c with the double uniform at (c, `draft_sample`).
 //! - `sampled_chain`: at most one drawn child per node; pair with `chain_verifier` or `block_verifier`.
 //! Node ids double as the heads' state slots (slot = node index in the tree being grown).
 //! Cost per step: `depth` head calls, plus O(V log K) per evaluated node to process and rank q.
@@ -67,6 +70,8 @@ public:
 
     const index_t vocab = context.vocab_size;
     const index_t k = std::min<index_t>(static_cast<index_t>(policy_.candidates_per_node()), vocab);
+    draws_.reserve(static_cast<std::size_t>(k));
+    drawn_.reserve(static_cast<std::size_t>(k));
     token_tree& grown = deterministic ? candidates_ : out.tree;
     grown.clear(context.tokens.back());
     log_joint_.assign(1, 0.0);
@@ -145,27 +150,30 @@ private:
     head_logits_.resize(f * static_cast<std::size_t>(head_vocab));
     heads_->step(step, matrix_view<float>(head_logits_.data(), static_cast<index_t>(f), head_vocab));
 
-    q_.resize(f * vocab);
+    constexpr bool deterministic = Scheme == draft_scheme::deterministic;
+    if constexpr (!deterministic) q_.resize(f * vocab);
     row_.resize(vocab);
     ranked_tokens_.resize(f * static_cast<std::size_t>(k));
     ranked_probs_.resize(f * static_cast<std::size_t>(k));
-    order_.resize(vocab);
     for (std::size_t r = 0; r < f; ++r) {
       detail::map_to_target_vocab(std::span<const float>(head_logits_.data() + r * static_cast<std::size_t>(head_vocab),
                                                          static_cast<std::size_t>(head_vocab)),
                                   row_);
-      const std::span<float> q(q_.data() + r * vocab, vocab);
-      processor_.probabilities(row_, options_.params, q);
-      std::iota(order_.begin(), order_.end(), token_id{0});
-      std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(k), order_.end(), [&](token_id a, token_id b) {
-        const float pa = q[static_cast<std::size_t>(a)];
-        const float pb = q[static_cast<std::size_t>(b)];
-        return pa != pb ? pa > pb : a < b;
-      });
-      for (index_t c = 0; c < k; ++c) {
-        const token_id t = order_[static_cast<std::size_t>(c)];
-        ranked_tokens_[r * static_cast<std::size_t>(k) + static_cast<std::size_t>(c)] = t;
-        ranked_probs_[r * static_cast<std::size_t>(k) + static_cast<std::size_t>(c)] = q[static_cast<std::size_t>(t)];
+      const std::span<token_id> ids(ranked_tokens_.data() + r * static_cast<std::size_t>(k), static_cast<std::size_t>(k));
+      const std::span<float> probs(ranked_probs_.data() + r * static_cast<std::size_t>(k), static_cast<std::size_t>(k));
+      if constexpr (deterministic) {
+        // Only the ranked tokens' probabilities are needed: rank the processed logits (max exactly 0),
+        // then normalise those k by the row's sum of exponentials.
+        processor_.process(row_, options_.params, row_);
+        const std::size_t n = detail::top_k_descending(std::span<const float>(row_), ids, probs);
+        const double sum = specdec::detail::sum_exp_shifted(row_, 0.0f);
+        for (std::size_t c = 0; c < probs.size(); ++c) {
+          probs[c] = c < n ? static_cast<float>(std::exp(static_cast<double>(probs[c])) / sum) : 0.0f;
+        }
+      } else {
+        const std::span<float> q(q_.data() + r * vocab, vocab);
+        processor_.probabilities(row_, options_.params, q);
+        detail::top_k_descending(std::span<const float>(q), ids, probs);
       }
     }
   }
@@ -187,12 +195,13 @@ private:
       n = static_cast<std::int32_t>(std::min<index_t>(n, std::max<index_t>(left, 0)));
       if (n == 0) continue;
       const std::int32_t node = frontier_[r];
-      const std::span<const float> q(q_.data() + r * vocab, vocab);
+      const std::span<const float> q = deterministic ? std::span<const float>{} : std::span<const float>(q_.data() + r * vocab, vocab);
       if constexpr (!deterministic) {
         const std::span<float> q_row = out.q_row(node);
         std::copy(q.begin(), q.end(), q_row.begin());
-        weights_.assign(q.begin(), q.end());
       }
+      first_child_ = grown.size();
+      if constexpr (!deterministic) n = draw(context, q, n);
       for (std::int32_t j = 0; j < n; ++j) {
         token_id token = 0;
         float p = 0.0f;
@@ -201,11 +210,8 @@ private:
           if (!(p > 0.0f)) break;
           token = ranked_tokens_[r * static_cast<std::size_t>(k) + static_cast<std::size_t>(j)];
         } else {
-          if (std::none_of(weights_.begin(), weights_.end(), [](float w) { return w > 0.0f; })) break;
-          const auto child = static_cast<std::uint32_t>(grown.size());
-          token = sample_exponential_race(std::span<const float>(weights_), context.address.at(child, purpose::draft_sample));
+          token = draws_[static_cast<std::size_t>(j)];
           p = q[static_cast<std::size_t>(token)];
-          if constexpr (Scheme != draft_scheme::sampled_with_replacement) weights_[static_cast<std::size_t>(token)] = 0.0f;
         }
         const std::int32_t child = grown.add_child(node, token);
         log_joint_.push_back(log_joint_[static_cast<std::size_t>(node)] + std::log(static_cast<double>(p)));
@@ -217,6 +223,59 @@ private:
       }
     }
     return !new_nodes_.empty();
+  }
+
+  // Draws `n` children of `node` from q into `draws_` by inverse CDF, draw j with the double uniform at
+  // (first child + j, draft_sample); returns how many were drawn. Without replacement (and for a
+  // chain) each draw is from q restricted to the tokens not drawn yet: the uniform is scaled to the
+  // mass left and stepped over the drawn tokens' intervals. One pass over q builds the CDF; each draw
+  // is a binary search. Fewer than `n` when q has fewer tokens.
+  std::int32_t draw(const draft_context& context, std::span<const float> q, std::int32_t n) {
+    constexpr bool replace = Scheme == draft_scheme::sampled_with_replacement;
+    draws_.clear();
+    cdf_.resize(q.size());
+    double total = 0.0;
+    for (std::size_t t = 0; t < q.size(); ++t) {
+      total += static_cast<double>(q[t]);
+      cdf_[t] = total;
+    }
+    drawn_.clear();  // drawn tokens, increasing (without replacement)
+    double drawn_mass = 0.0;
+    for (std::int32_t j = 0; j < n; ++j) {
+      const double left = replace ? total : total - drawn_mass;
+      if (!(left > 0.0) || (!replace && drawn_.size() == q.size())) break;
+      const auto child = static_cast<std::uint32_t>(first_child_) + static_cast<std::uint32_t>(j);
+      double x = uniform_double(context.address.at(child, purpose::draft_sample)) * left;
+      if constexpr (!replace) {
+        for (const token_id d : drawn_) {  // step over the intervals of the tokens already drawn
+          const auto t = static_cast<std::size_t>(d);
+          if (x < cdf_[t] - static_cast<double>(q[t])) break;
+          x += static_cast<double>(q[t]);
+        }
+      }
+      auto t = static_cast<std::size_t>(std::upper_bound(cdf_.begin(), cdf_.end(), x) - cdf_.begin());
+      // Rounding can land on a boundary: take the nearest token that may still be drawn.
+      const auto usable = [&](std::size_t i) {
+        return q[i] > 0.0f && (replace || !std::binary_search(drawn_.begin(), drawn_.end(), static_cast<token_id>(i)));
+      };
+      if (t >= q.size()) t = q.size() - 1;
+      std::size_t up = t, down = t;
+      while (!usable(up) && up + 1 < q.size()) ++up;
+      if (usable(up)) {
+        t = up;
+      } else {
+        while (!usable(down) && down > 0) --down;
+        if (!usable(down)) break;
+        t = down;
+      }
+      const auto token = static_cast<token_id>(t);
+      draws_.push_back(token);
+      if constexpr (!replace) {
+        drawn_.insert(std::upper_bound(drawn_.begin(), drawn_.end(), token), token);
+        drawn_mass += static_cast<double>(q[t]);
+      }
+    }
+    return static_cast<std::int32_t>(draws_.size());
   }
 
   // Deterministic drafts: the policy's prune, then the best `budget` nodes by cumulative log q (ties
@@ -264,11 +323,13 @@ private:
   std::vector<float> head_logits_;
   std::vector<float> q_;
   std::vector<float> row_;
-  std::vector<token_id> order_;
   std::vector<token_id> ranked_tokens_;
   std::vector<float> ranked_probs_;
   std::vector<std::int32_t> children_;
-  std::vector<float> weights_;
+  std::vector<token_id> draws_;
+  std::vector<token_id> drawn_;
+  std::vector<double> cdf_;
+  index_t first_child_ = 0;  // the node id the next drawn child gets
   std::vector<std::int32_t> new_nodes_;
   std::vector<std::int32_t> new_rows_;
   std::vector<std::int32_t> new_ranks_;
