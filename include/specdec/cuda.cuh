@@ -14,5 +14,6 @@
 #include "specdec/cuda/kv_compaction.cuh"
 #include "specdec/cuda/chain_speculative_sampling.cuh"
 #include "specdec/cuda/tree_build.cuh"
+#include "specdec/cuda/dynamic_tree_build.cuh"
 #include "specdec/cuda/typical_acceptance.cuh"
 #include "specdec/cuda/block_verification.cuh"
