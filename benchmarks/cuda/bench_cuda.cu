@@ -244,6 +244,23 @@ void BM_verify_greedy(benchmark::State& state) {
   state.counters["accepted"] = t.accepted_depth;
 }
 
+// The same walk with several blocks per request (a cluster; G chosen from B and the SM count, reported
+// as `blocks`): the rows read are the same, with G times the loads in flight.
+template <class T>
+void BM_verify_greedy_split(benchmark::State& state) {
+  const tree_batch<T> t(state.range(0), static_cast<std::int32_t>(state.range(1)), static_cast<std::int32_t>(state.range(2)), planted_depth);
+  const double bytes = static_cast<double>(t.b) * (t.accepted_depth + 1) * t.v * static_cast<double>(sizeof(T));
+  time_launches(state, bytes, [&] { return sc::verify_greedy_split(t.trees(), t.logits, t.v, t.outputs()); });
+  int device = 0;
+  int multiprocessors = 0;
+  int clusters = 0;
+  check(cudaGetDevice(&device), "device");
+  check(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device), "attribute");
+  check(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device), "attribute");
+  state.counters["accepted"] = t.accepted_depth;
+  state.counters["blocks"] = clusters != 0 ? sc::split_blocks_for(t.b, t.v, multiprocessors) : 1;
+}
+
 template <class T>
 void BM_verify_one_hot(benchmark::State& state) {
   const tree_batch<T> t(state.range(0), static_cast<std::int32_t>(state.range(1)), static_cast<std::int32_t>(state.range(2)), planted_depth);
@@ -552,6 +569,8 @@ void argmax_shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_TEMPLATE(BM_verify_greedy, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_greedy, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_verify_greedy_split, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_verify_greedy_split, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_one_hot, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_one_hot, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_argmax_all_rows, float)->Apply(argmax_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -10,6 +10,7 @@
 #include "specdec/cuda/status.cuh"
 #include "specdec/cuda/sampling.cuh"
 #include "specdec/cuda/verify.cuh"
+#include "specdec/cuda/verify_greedy_split.cuh"
 #include "specdec/cuda/tree_flatten.cuh"
 #include "specdec/cuda/kv_compaction.cuh"
 #include "specdec/cuda/chain_speculative_sampling.cuh"
