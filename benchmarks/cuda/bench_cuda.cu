@@ -558,6 +558,15 @@ void verify_shapes(benchmark::internal::Benchmark* b) {
   }
 }
 
+// The split walk reads the same rows whatever the tree's size: every B and V at 64 nodes (the goals'
+// shape), to keep the device check short.
+void split_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"B", "nodes", "V"});
+  for (const std::int64_t v : {32000, 128256}) {
+    for (const std::int64_t batch : {1, 16, 64, 256}) b->Args({batch, 64, v});
+  }
+}
+
 void argmax_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"B", "nodes", "V"});
   for (const std::int64_t v : {32000, 128256}) {
@@ -569,8 +578,8 @@ void argmax_shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_TEMPLATE(BM_verify_greedy, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_greedy, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_TEMPLATE(BM_verify_greedy_split, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_TEMPLATE(BM_verify_greedy_split, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_verify_greedy_split, float)->Apply(split_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_verify_greedy_split, __nv_bfloat16)->Apply(split_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_one_hot, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_one_hot, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_argmax_all_rows, float)->Apply(argmax_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);

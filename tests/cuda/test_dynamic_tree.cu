@@ -89,14 +89,15 @@ struct round_inputs {
 };
 
 round_inputs make_round(const hashed_draft& draft, std::size_t batch, std::int32_t depth, std::int64_t f,
-                        const std::vector<std::int32_t>& frontier /* [B, k], unused in round 0 */, bool by_row) {
+                        const std::vector<std::int32_t>& frontier /* [B, k]; unused in round 0 and by row */,
+                        bool by_row) {
   const auto k = static_cast<std::size_t>(draft.k);
   round_inputs in{std::vector<token_id>(batch * static_cast<std::size_t>(f) * k),
                   std::vector<float>(batch * static_cast<std::size_t>(f) * k),
                   std::vector<float>(batch * static_cast<std::size_t>(f), hashed_draft::row_lse)};
   for (std::size_t b = 0; b < batch; ++b) {
     for (std::int64_t r = 0; r < f; ++r) {
-      const std::int32_t node = depth == 0 ? 0 : frontier[b * k + static_cast<std::size_t>(r)];
+      const std::int32_t node = depth == 0 || by_row ? 0 : frontier[b * k + static_cast<std::size_t>(r)];
       const std::size_t at = (b * static_cast<std::size_t>(f) + static_cast<std::size_t>(r)) * k;
       draft.proposals(b, key_of(by_row, node, depth, r), in.tokens.data() + at, in.values.data() + at);
     }
