@@ -6,8 +6,11 @@
 #include <benchmark/benchmark.h>
 #include <specdec/cuda.cuh>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -241,6 +244,23 @@ void BM_verify_greedy(benchmark::State& state) {
   state.counters["accepted"] = t.accepted_depth;
 }
 
+// The same walk with several blocks per request (a cluster; G chosen from B and the SM count, reported
+// as `blocks`): the rows read are the same, with G times the loads in flight.
+template <class T>
+void BM_verify_greedy_split(benchmark::State& state) {
+  const tree_batch<T> t(state.range(0), static_cast<std::int32_t>(state.range(1)), static_cast<std::int32_t>(state.range(2)), planted_depth);
+  const double bytes = static_cast<double>(t.b) * (t.accepted_depth + 1) * t.v * static_cast<double>(sizeof(T));
+  time_launches(state, bytes, [&] { return sc::verify_greedy_split(t.trees(), t.logits, t.v, t.outputs()); });
+  int device = 0;
+  int multiprocessors = 0;
+  int clusters = 0;
+  check(cudaGetDevice(&device), "device");
+  check(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device), "attribute");
+  check(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device), "attribute");
+  state.counters["accepted"] = t.accepted_depth;
+  state.counters["blocks"] = clusters != 0 ? sc::split_blocks_for(t.b, t.v, multiprocessors) : 1;
+}
+
 template <class T>
 void BM_verify_one_hot(benchmark::State& state) {
   const tree_batch<T> t(state.range(0), static_cast<std::int32_t>(state.range(1)), static_cast<std::int32_t>(state.range(2)), planted_depth);
@@ -366,6 +386,18 @@ void BM_flatten_trees(benchmark::State& state) {
   time_launches(state, bytes, [&] { return sc::flatten_trees(t.trees(), contexts.data, out); });
 }
 
+// The dense (unpacked) ancestor mask alone: [B * nodes, nodes] bytes written.
+void BM_flatten_dense_mask(benchmark::State& state) {
+  const tree_batch<float> t(state.range(0), static_cast<std::int32_t>(state.range(1)), 1000, 0);
+  const auto total = static_cast<std::size_t>(t.b * t.n);
+  device_array<std::uint8_t> dense(total * static_cast<std::size_t>(t.n));
+  sc::flatten_outputs out;
+  out.dense_mask = dense.data;
+  out.dense_cols = t.n;
+  const double bytes = static_cast<double>(total) * (4.0 + static_cast<double>(t.n));
+  time_launches(state, bytes, [&] { return sc::flatten_trees(t.trees(), nullptr, out); });
+}
+
 // Medusa-style step on the device: a static 64-node shape (every rank path with ranks < 3, breadth
 // first, up to 63 drafts) filled from per-head candidates, then flattened (positions, packed mask,
 // paths, sibling links): two launches, timed together.
@@ -422,6 +454,73 @@ void BM_build_and_flatten(benchmark::State& state) {
   });
 }
 
+// EAGLE-2 step on the device: six expansion rounds of k = 10 (the rounds' draft outputs prepared in
+// device memory: 10 candidates per root, 100 per later round, log-probs on a quarter grid so that
+// scores tie), the rerank to 64 nodes, then the flattening (positions, packed mask, paths, sibling
+// links): eight launches, timed together (the draft model's forwards between the rounds are the
+// engine's). Bytes: the proposals read (8 per candidate), the workspace written and read back (16 per
+// candidate, twice), the tree and its layouts written.
+void BM_dynamic_tree_build_and_flatten(benchmark::State& state) {
+  const std::int64_t b = state.range(0);
+  const specdec::dynamic_tree_params params{10, 6, 64};
+  const specdec::dynamic_tree_layout layout{params.top_k, params.max_depth};
+  const auto k = static_cast<std::size_t>(params.top_k);
+  std::vector<std::unique_ptr<device_array<specdec::token_id>>> ranked;
+  std::vector<std::unique_ptr<device_array<float>>> log_probs;
+  std::uint64_t mix = 0x9e3779b97f4a7c15ull;
+  for (std::int32_t depth = 0; depth < params.max_depth; ++depth) {
+    const std::size_t entries = static_cast<std::size_t>(b * layout.frontier_size(depth)) * k;
+    std::vector<specdec::token_id> tokens(entries);
+    std::vector<float> values(entries);
+    for (std::size_t e = 0; e < entries; ++e) {
+      mix = mix * 6364136223846793005ull + 1442695040888963407ull;
+      tokens[e] = static_cast<specdec::token_id>((mix >> 33) % 128256);
+      // Row-sorted: column c of every row is -0.25 * (c + a random step in 0..3).
+      values[e] = -0.25f * static_cast<float>(e % k + ((mix >> 20) & 3u));
+    }
+    for (std::size_t row = 0; row < entries / k; ++row) std::sort(values.begin() + row * k, values.begin() + (row + 1) * k, std::greater<>());
+    ranked.push_back(std::make_unique<device_array<specdec::token_id>>(tokens));
+    log_probs.push_back(std::make_unique<device_array<float>>(values));
+  }
+  const std::size_t bytes_ws = sc::dynamic_tree_workspace_bytes(b, params);
+  device_array<double> workspace(bytes_ws / sizeof(double) + 1);
+  device_array<specdec::token_id> roots(std::vector<specdec::token_id>(static_cast<std::size_t>(b), 7));
+  const auto n = static_cast<std::size_t>(sc::dynamic_tree_node_count(params));
+  const auto total = static_cast<std::size_t>(b) * n;
+  device_array<specdec::token_id> tokens(total);
+  device_array<std::int32_t> parents(total), depths(total), offsets(static_cast<std::size_t>(b) + 1);
+  device_array<std::int32_t> contexts(std::vector<std::int32_t>(static_cast<std::size_t>(b), 100));
+  const std::int32_t words = static_cast<std::int32_t>((n + 31) / 32);
+  const std::int32_t cols = params.max_depth + 1;
+  device_array<std::int32_t> positions(total), path_rows(total * static_cast<std::size_t>(cols)), leaves(static_cast<std::size_t>(b)),
+      first(total), next(total);
+  device_array<std::uint32_t> mask(total * static_cast<std::size_t>(words));
+  sc::flatten_outputs out;
+  out.position_ids = positions.data;
+  out.packed_mask = mask.data;
+  out.mask_words = words;
+  out.paths = path_rows.data;
+  out.path_cols = cols;
+  out.leaf_counts = leaves.data;
+  out.first_child = first.data;
+  out.next_sibling = next.data;
+  const specdec::token_tree_batch_view trees(specdec::ragged_offsets(offsets.data, static_cast<index_t>(b + 1)), tokens.data,
+                                             parents.data, depths.data);
+  const double candidates = static_cast<double>(b) * static_cast<double>(layout.candidates());
+  const double bytes = candidates * (8.0 + 2 * 16.0) + static_cast<double>(total) * (3 * 4.0 + 4.0 * 4 + 4.0 * words + 4.0 * cols);
+  time_launches(state, bytes, [&] {
+    for (std::int32_t depth = 0; depth < params.max_depth; ++depth) {
+      const cudaError_t expanded = sc::dynamic_tree_expand(workspace.data, bytes_ws, b, params, depth, roots.data,
+                                                           ranked[static_cast<std::size_t>(depth)]->data,
+                                                           log_probs[static_cast<std::size_t>(depth)]->data, nullptr, nullptr, nullptr);
+      if (expanded != cudaSuccess) return expanded;
+    }
+    const cudaError_t reranked = sc::dynamic_tree_rerank(workspace.data, bytes_ws, b, params, tokens.data, parents.data,
+                                                         depths.data, offsets.data);
+    return reranked != cudaSuccess ? reranked : sc::flatten_trees(trees, contexts.data, out);
+  });
+}
+
 // KV compaction after verification: [B][256 slices (32 layers x 8 heads)][128 positions][128 dim] bf16,
 // accepted path 1 -> 4 -> 13 -> 40 (first children of the ternary heap): three moves per request.
 void BM_compact_kv_cache(benchmark::State& state) {
@@ -459,6 +558,15 @@ void verify_shapes(benchmark::internal::Benchmark* b) {
   }
 }
 
+// The split walk reads the same rows whatever the tree's size: every B and V at 64 nodes (the goals'
+// shape), to keep the device check short.
+void split_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"B", "nodes", "V"});
+  for (const std::int64_t v : {32000, 128256}) {
+    for (const std::int64_t batch : {1, 16, 64, 256}) b->Args({batch, 64, v});
+  }
+}
+
 void argmax_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"B", "nodes", "V"});
   for (const std::int64_t v : {32000, 128256}) {
@@ -470,6 +578,8 @@ void argmax_shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_TEMPLATE(BM_verify_greedy, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_greedy, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_verify_greedy_split, float)->Apply(split_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_verify_greedy_split, __nv_bfloat16)->Apply(split_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_one_hot, float)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_verify_one_hot, __nv_bfloat16)->Apply(verify_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_argmax_all_rows, float)->Apply(argmax_shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -497,7 +607,9 @@ BENCHMARK(BM_verify_block_fused)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_flatten_trees)->ArgNames({"B", "nodes"})->Args({16, 64})->Args({256, 64})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_flatten_dense_mask)->ArgNames({"B", "nodes"})->Args({16, 64})->Args({256, 64})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_build_and_flatten)->ArgNames({"B"})->Arg(16)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_dynamic_tree_build_and_flatten)->ArgNames({"B"})->Arg(16)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_compact_kv_cache)->ArgNames({"B"})->Arg(16)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

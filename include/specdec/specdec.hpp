@@ -21,6 +21,7 @@
 #include "specdec/tree/ancestor_mask.hpp"
 #include "specdec/tree/chain_tree.hpp"
 #include "specdec/tree/dynamic_tree_builder.hpp"
+#include "specdec/tree/dynamic_tree_layout.hpp"
 #include "specdec/tree/parent_rows.hpp"
 #include "specdec/tree/position_ids.hpp"
 #include "specdec/tree/root_to_leaf_paths.hpp"

@@ -1,8 +1,9 @@
-//! Test helpers for the CUDA tests: an owning device buffer, host <-> device copies, and bfloat16
+//! Test helpers for the CUDA tests: an owning device buffer, host <-> device copies, and bfloat16 / half
 //! rounding of host logits (so that the CPU reference sees exactly the values the kernel reads).
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -41,8 +42,8 @@ private:
   std::size_t size_ = 0;
 };
 
-//! The logits a kernel reads for element type T: float as is, or rounded to bfloat16 (`stored`), and
-//! the same values as float for the CPU reference (`exact`).
+//! The logits a kernel reads for element type T: float as is, or rounded to bfloat16 or half
+//! (`stored`), and the same values as float for the CPU reference (`exact`).
 template <class T>
 struct typed_logits {
   std::vector<T> stored;
@@ -58,6 +59,10 @@ typed_logits<T> make_typed(const std::vector<float>& logits) {
     if constexpr (std::is_same_v<T, float>) {
       out.stored.push_back(x);
       out.exact.push_back(x);
+    } else if constexpr (std::is_same_v<T, __half>) {
+      const T rounded = __float2half(x);
+      out.stored.push_back(rounded);
+      out.exact.push_back(__half2float(rounded));
     } else {
       const T rounded = __float2bfloat16(x);
       out.stored.push_back(rounded);

@@ -1,8 +1,10 @@
-// Tree flattening and KV compaction kernels against the CPU flatteners, keep_list and apply_keep_list on
-// random ragged batches: exact equality of every output word and every cache byte.
+// Tree flattening (every layout, the dense mask included) and KV compaction kernels against the CPU
+// flatteners, keep_list and apply_keep_list on random ragged batches: exact equality of every output
+// word and every cache byte.
 #include <specdec/cuda.cuh>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -77,6 +79,8 @@ TEST_CASE("flatten_trees equals the CPU flatteners tree by tree", "[cuda][tree]"
   device_buffer<specdec::token_id> tokens(c.tokens);
   device_buffer<std::int32_t> positions(total), paths(total * static_cast<std::size_t>(cols)), leaf_counts(c.batch());
   device_buffer<std::uint32_t> mask(total * static_cast<std::size_t>(words));
+  const std::int32_t dense_cols = largest + 3;  // spare columns: they must be cleared
+  device_buffer<std::uint8_t> dense(total * static_cast<std::size_t>(dense_cols));
   device_buffer<std::int32_t> first_child(total), next_sibling(total);
   std::size_t fi_bytes = 0;
   for (std::size_t b = 0; b < c.batch(); ++b) {
@@ -86,12 +90,15 @@ TEST_CASE("flatten_trees equals the CPU flatteners tree by tree", "[cuda][tree]"
   device_buffer<std::int32_t> fi_offsets(c.batch() + 1);
   SPECDEC_CHECK_CUDA(cudaMemset(mask.data(), 0xab, mask.size() * sizeof(std::uint32_t)));  // stale bits must go
   SPECDEC_CHECK_CUDA(cudaMemset(paths.data(), 0x5a, paths.size() * sizeof(std::int32_t)));
+  SPECDEC_CHECK_CUDA(cudaMemset(dense.data(), 0x77, dense.size()));
   const specdec::token_tree_batch_view trees(specdec::ragged_offsets(offsets.data(), static_cast<index_t>(c.batch() + 1)),
                                              tokens.data(), parents.data(), depths.data());
   sc::flatten_outputs out;
   out.position_ids = positions.data();
   out.packed_mask = mask.data();
   out.mask_words = words;
+  out.dense_mask = dense.data();
+  out.dense_cols = dense_cols;
   out.paths = paths.data();
   out.path_cols = cols;
   out.leaf_counts = leaf_counts.data();
@@ -113,6 +120,18 @@ TEST_CASE("flatten_trees equals the CPU flatteners tree by tree", "[cuda][tree]"
   specdec::ancestor_mask_flashinfer(c.trees(), contexts, want_fi, want_fi_offsets);
   REQUIRE(fi_offsets.download() == want_fi_offsets);
   REQUIRE(fi_mask.download() == want_fi);
+  {  // the batched CPU dense mask (bool) against the device's bytes
+    const auto got_dense = dense.download();
+    const auto want_dense = std::make_unique<bool[]>(got_dense.size());
+    specdec::ancestor_mask_dense(c.trees(), specdec::matrix_view<bool>(want_dense.get(), static_cast<index_t>(total), dense_cols));
+    std::size_t first_wrong = got_dense.size();
+    for (std::size_t k = got_dense.size(); k-- > 0;) {
+      if (got_dense[k] != (want_dense[k] ? 1 : 0)) first_wrong = k;
+    }
+    INFO("first wrong dense mask element (row, column): " << first_wrong / static_cast<std::size_t>(dense_cols) << ", "
+                                                          << first_wrong % static_cast<std::size_t>(dense_cols));
+    REQUIRE(first_wrong == got_dense.size());
+  }
   const auto got_mask = mask.download();
   const auto got_paths = paths.download();
   const auto got_leaves = leaf_counts.download();

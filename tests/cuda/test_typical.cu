@@ -1,6 +1,6 @@
 // verify_typical_acceptance (lossy, Medusa) against lossy_typical_acceptance_verifier on random ragged
-// batches with the same keys: identical paths and tokens on at least 99.99% of requests, differences
-// printed (float near-ties of the thresholds, entropies and path scores).
+// batches with the same keys, float and bfloat16 logits: identical paths and tokens on at least 99.99%
+// of requests, differences printed (float near-ties of the thresholds, entropies and path scores).
 #include <specdec/cuda.cuh>
 
 #include <vector>
@@ -16,13 +16,14 @@ using specdec::test::verify_case;
 
 }  // namespace
 
-TEST_CASE("verify_typical_acceptance keeps the CPU's path and bonus", "[cuda][verify]") {
+TEMPLATE_TEST_CASE("verify_typical_acceptance keeps the CPU's path and bonus", "[cuda][verify]", float, __nv_bfloat16) {
   specdec::test::case_options o;
   o.requests = specdec::test::test_cases(10000);
   o.sampling = true;
   o.seed = 29;
-  const verify_case c = specdec::test::make_verify_case(o);
-  device_case<float> d(c);
+  verify_case c = specdec::test::make_verify_case(o);
+  c.logits = specdec::test::make_typed<TestType>(c.logits).exact;  // what the kernel reads
+  device_case<TestType> d(c);
   specdec::typical_acceptance_params thresholds;
   thresholds.epsilon = 0.05f;
   thresholds.delta = 0.3f;

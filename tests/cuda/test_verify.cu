@@ -1,7 +1,9 @@
 // Tree verification kernels against the CPU verifiers on random ragged batches with the same keys:
-// greedy exactly (float and bfloat16, whose rows are full of ties); the one-hot, chain and block rules on at
-// least 99.99% of requests, any difference printed (float near-ties). Also: CUDA graph capture of a
-// verify step replayed with new seeds from device memory, and argument errors.
+// greedy exactly (float, bfloat16 and half, whose rows are full of ties; one block per request and
+// split over several); the one-hot, chain, multi-draft, rrs and block rules (float and bfloat16
+// logits, one-hot also half) on at least 99.99% of requests, any difference printed (float
+// near-ties). Also: CUDA graph capture of a verify step replayed with new seeds from device memory,
+// and argument errors.
 #include <specdec/cuda.cuh>
 
 #include <cstdio>
@@ -38,7 +40,46 @@ TEMPLATE_TEST_CASE("verify_greedy equals greedy_verifier on random trees", "[cud
   REQUIRE(count_mismatches("greedy", c, got, want) == 0);
 }
 
-TEMPLATE_TEST_CASE("verify_one_hot draws the one_hot_verifier's path and tokens", "[cuda][verify]", float, __nv_bfloat16) {
+TEMPLATE_TEST_CASE("verify_greedy_split equals greedy_verifier with several blocks per request", "[cuda][verify]", float,
+                   __nv_bfloat16, __half) {
+  int device = 0;
+  int clusters = 0;
+  SPECDEC_CHECK_CUDA(cudaGetDevice(&device));
+  SPECDEC_CHECK_CUDA(cudaDeviceGetAttribute(&clusters, cudaDevAttrClusterLaunch, device));
+  // 20011 is not a multiple of the vector width (rows after the first are misaligned: scalar loads, and
+  // slices that end mid-vector); 16384 gives aligned rows and slices.
+  const std::size_t vocab = GENERATE(std::size_t{20011}, std::size_t{16384});
+  const std::int32_t blocks = GENERATE(0, 1, 2, 3, 8);  // 0: chosen from the batch and the SM count
+  specdec::test::case_options o;
+  o.requests = specdec::test::test_cases(120);
+  o.vocab = vocab;
+  o.max_nodes = 12;
+  o.seed = 41;
+  verify_case c = specdec::test::make_verify_case(o);
+  c.logits = specdec::test::make_typed<TestType>(c.logits).exact;  // what the kernel reads
+  device_case<TestType> d(c);
+  const cudaError_t status =
+      sc::verify_greedy_split(d.trees(), d.logits.data(), static_cast<std::int32_t>(vocab), d.outputs(), d.stops(), blocks);
+  if (clusters == 0 && blocks > 1) {
+    REQUIRE(status == cudaErrorNotSupported);
+    return;
+  }
+  SPECDEC_CHECK_CUDA(status);
+  const device_results got = download(d);
+  specdec::greedy_verifier rule;
+  const auto want = c.reference(rule);
+  INFO("vocab " << vocab << ", blocks per request " << blocks);
+  REQUIRE(count_mismatches("greedy split", c, got, want) == 0);
+  CHECK(sc::verify_greedy_split(d.trees(), d.logits.data(), static_cast<std::int32_t>(vocab), d.outputs(), d.stops(), 9) ==
+        cudaErrorInvalidValue);
+  STATIC_REQUIRE(sc::split_blocks_for(64, 128256, 132) == 4);
+  STATIC_REQUIRE(sc::split_blocks_for(1, 128256, 132) == 8);
+  STATIC_REQUIRE(sc::split_blocks_for(1, 8192, 132) == 2);
+  STATIC_REQUIRE(sc::split_blocks_for(256, 128256, 132) == 1);
+}
+
+TEMPLATE_TEST_CASE("verify_one_hot draws the one_hot_verifier's path and tokens", "[cuda][verify]", float, __nv_bfloat16,
+                   __half) {
   specdec::test::case_options o;
   o.requests = specdec::test::test_cases(std::is_same_v<TestType, float> ? 10000 : 2000);
   o.sampling = true;
@@ -60,15 +101,17 @@ TEMPLATE_TEST_CASE("verify_one_hot draws the one_hot_verifier's path and tokens"
   REQUIRE(mismatches <= c.batch() / 10000);
 }
 
-TEST_CASE("verify_chain draws the chain_verifier's path and tokens from logits and q", "[cuda][verify]") {
+TEMPLATE_TEST_CASE("verify_chain draws the chain_verifier's path and tokens from logits and q", "[cuda][verify]", float,
+                   __nv_bfloat16) {
   specdec::test::case_options o;
   o.requests = specdec::test::test_cases(10000);
   o.sampling = true;
   o.chains = true;
   o.max_nodes = 8;
   o.seed = 7;
-  const verify_case c = specdec::test::make_verify_case(o);
-  device_case<float> d(c);
+  verify_case c = specdec::test::make_verify_case(o);
+  c.logits = specdec::test::make_typed<TestType>(c.logits).exact;  // what the kernel reads
+  device_case<TestType> d(c);
   SPECDEC_CHECK_CUDA(sc::verify_chain(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), d.q.data(),
                                       d.params.data(), d.addresses.data(), d.outputs(), d.stops()));
   const device_results got = download(d);
@@ -149,14 +192,16 @@ TEST_CASE("verify_block captured in a CUDA graph replays with new seeds from dev
   SPECDEC_CHECK_CUDA(cudaStreamDestroy(stream));
 }
 
-TEST_CASE("verify_multi_draft draws the multi_draft_verifier's path and tokens", "[cuda][verify]") {
+TEMPLATE_TEST_CASE("verify_multi_draft draws the multi_draft_verifier's path and tokens", "[cuda][verify]", float,
+                   __nv_bfloat16) {
   specdec::test::case_options o;
   o.requests = specdec::test::test_cases(10000);
   o.sampling = true;
   o.with_q = true;
   o.seed = 19;
-  const verify_case c = specdec::test::make_verify_case(o);
-  device_case<float> d(c);
+  verify_case c = specdec::test::make_verify_case(o);
+  c.logits = specdec::test::make_typed<TestType>(c.logits).exact;  // what the kernel reads
+  device_case<TestType> d(c);
   SPECDEC_CHECK_CUDA(sc::verify_multi_draft(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), d.q.data(),
                                             d.params.data(), d.addresses.data(), d.outputs(), d.stops()));
   const device_results got = download(d);
@@ -167,15 +212,16 @@ TEST_CASE("verify_multi_draft draws the multi_draft_verifier's path and tokens",
   REQUIRE(mismatches <= c.batch() / 10000);
 }
 
-TEST_CASE("verify_rrs draws the rrs_verifier's path and tokens", "[cuda][verify]") {
+TEMPLATE_TEST_CASE("verify_rrs draws the rrs_verifier's path and tokens", "[cuda][verify]", float, __nv_bfloat16) {
   specdec::test::case_options o;
   o.requests = specdec::test::test_cases(10000);
   o.sampling = true;
   o.with_q = true;
   o.distinct_siblings = true;
   o.seed = 23;
-  const verify_case c = specdec::test::make_verify_case(o);
-  device_case<float> d(c);
+  verify_case c = specdec::test::make_verify_case(o);
+  c.logits = specdec::test::make_typed<TestType>(c.logits).exact;  // what the kernel reads
+  device_case<TestType> d(c);
   SPECDEC_CHECK_CUDA(sc::verify_rrs(d.trees(), d.logits.data(), static_cast<std::int32_t>(c.vocab), d.q.data(),
                                     d.params.data(), d.addresses.data(), d.outputs(), d.stops()));
   const device_results got = download(d);

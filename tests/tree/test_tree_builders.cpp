@@ -1,5 +1,6 @@
 #include <specdec/tree/chain_tree.hpp>
 #include <specdec/tree/dynamic_tree_builder.hpp>
+#include <specdec/tree/dynamic_tree_layout.hpp>
 #include <specdec/tree/sequence_trie_builder.hpp>
 #include <specdec/tree/static_tree_builder.hpp>
 #include <specdec/tree/token_tree.hpp>
@@ -229,6 +230,36 @@ TEST_CASE("EAGLE-2: expands the top-k frontier and keeps the top-N candidates, a
       }
     }
   }
+}
+
+TEST_CASE("EAGLE-2: dynamic_tree_layout numbers the candidates as the builder generates them") {
+  // The device builder (cuda/dynamic_tree_build.cuh) addresses candidates by this layout alone.
+  specdec::dynamic_tree_builder builder;
+  token_tree tree(0);
+  for (const auto& [k, depth] : std::vector<std::pair<int, int>>{{1, 1}, {1, 5}, {2, 3}, {3, 4}, {5, 2}, {4, 1}}) {
+    random_draft draft{std::mt19937(static_cast<unsigned>(k * 31 + depth)), {}, {}};
+    builder.build(9, {k, depth, 1000}, draft, tree);
+    const specdec::dynamic_tree_layout layout{k, depth};
+    REQUIRE(layout.candidates() == builder.candidate_count());
+    REQUIRE(draft.expanded.size() == static_cast<std::size_t>(depth));
+    for (int d = 0; d < depth; ++d) {
+      INFO("k " << k << ", round " << d);
+      const auto& frontier = draft.expanded[static_cast<std::size_t>(d)];
+      REQUIRE(static_cast<std::int64_t>(frontier.size()) == layout.frontier_size(d));
+      REQUIRE(layout.generated(d) == layout.frontier_size(d) * k);
+      REQUIRE(layout.first_generated(d + 1) == layout.first_generated(d) + layout.generated(d));
+      for (std::size_t r = 0; r < frontier.size(); ++r) {
+        for (int c = 0; c < k; ++c) {  // row r, column c of round d
+          const std::int64_t id = layout.first_generated(d) + static_cast<std::int64_t>(r) * k + c;
+          REQUIRE(builder.candidate_parent(id) == frontier[r]);
+          REQUIRE(layout.depth_of(id) == d + 1);
+        }
+      }
+    }
+    REQUIRE(layout.depth_of(0) == 0);
+  }
+  STATIC_REQUIRE(specdec::dynamic_tree_layout{10, 6}.candidates() == 1 + 10 + 5 * 100);
+  STATIC_REQUIRE(specdec::dynamic_tree_layout{4095, 255}.candidates() > 0x7fffffff);  // why sizes are 64-bit
 }
 
 TEST_CASE("EAGLE-2: ties go to the earlier candidate, and bad budgets or log-probs are rejected") {

@@ -1,4 +1,4 @@
-//! Flattening a ragged batch of token trees on the device: position ids, TensorRT-LLM packed and
+//! Flattening a ragged batch of token trees on the device: position ids, dense, TensorRT-LLM packed and
 //! FlashInfer byte-packed ancestor masks, root-to-leaf paths and first-child / next-sibling links, in
 //! one kernel.
 #pragma once
@@ -30,6 +30,13 @@ struct flatten_outputs {
   //! `ancestor_mask_packed` (bit j % 32 of word j / 32 of row i set iff j is i or an ancestor of i).
   std::uint32_t* packed_mask = nullptr;
   std::int32_t mask_words = 0;  //!< >= ceil(largest tree / 32)
+  //! `[total_nodes, dense_cols]` row-major bytes, 0 or 1 (a bool tensor's storage): the dense ancestor
+  //! mask, as the batched `ancestor_mask_dense` (element (i, j) of request b's rows is 1 iff node j is
+  //! i or an ancestor of i; columns from the tree's size on are 0). For attention kernels that take an
+  //! unpacked boolean mask over the tree (FlashInfer's unpacked `custom_mask` is this block with the
+  //! context columns, all 1, in front).
+  std::uint8_t* dense_mask = nullptr;
+  std::int32_t dense_cols = 0;  //!< >= largest tree
   //! `[total_nodes, path_cols]` row-major: request b's root-to-leaf paths in rows `offsets[b] + l`,
   //! l < leaf_counts[b], leaves in increasing index, each row root first and padded with -1 (as
   //! `root_to_leaf_paths` for the tree alone; the rows after the last leaf are untouched). A tree of N
@@ -118,6 +125,19 @@ __global__ void __launch_bounds__(Block)
       for (std::int32_t w = word - 1; w >= 0; --w) row[w] = 0u;
     }
   }
+  if (out.dense_mask != nullptr) {
+    // Thread t writes elements e = t, t + Block, ... of the tree's [n, dense_cols] block (coalesced):
+    // (i, j) = (e / cols, e % cols) is set iff j <= i and walking up from i meets j.
+    const std::int64_t cols = out.dense_cols;
+    std::uint8_t* block = out.dense_mask + first * cols;  // row offsets[b] + i at (offsets[b] + i) * cols
+    for (std::int64_t e = threadIdx.x; e < n * cols; e += Block) {
+      const auto i = static_cast<std::int32_t>(e / cols);
+      const std::int64_t j = e % cols;
+      std::int32_t v = i;
+      while (v > j) v = s.parent[v];  // ancestors decrease: stop at or below column j
+      block[e] = v == j ? 1u : 0u;
+    }
+  }
   if (out.flashinfer_mask != nullptr) {
     // The segment starts after the previous trees' segments: each block sums their sizes itself
     // (O(B) reads), so no batch-wide scan or second launch is needed.
@@ -180,11 +200,12 @@ __global__ void __launch_bounds__(Block)
 
 //! Flattens every tree of `trees` (a `token_tree_batch_view` over device arrays) into the outputs of
 //! `out` that are not null; `context_lengths` (device, `[B]`) is needed for position ids only. Equal
-//! tree by tree to the CPU `position_ids`, `ancestor_mask_packed`, `root_to_leaf_paths` (leaf rows at
-//! the tree's node offset, see `flatten_outputs::paths`) and `sibling_links`. One block of
-//! `flatten_block_size` threads per tree, O(N * depth) work per tree (O(N^2) for next siblings in the
-//! worst case, from shared memory). Preconditions (not checked on the device): valid trees of at most
-//! `max_tree_nodes` nodes, `mask_words` and `path_cols` large enough for every tree, the FlashInfer mask
+//! tree by tree to the CPU `position_ids`, `ancestor_mask_dense`, `ancestor_mask_packed`,
+//! `root_to_leaf_paths` (leaf rows at the tree's node offset, see `flatten_outputs::paths`),
+//! `sibling_links` and `ancestor_mask_flashinfer`. One block of `flatten_block_size` threads per tree,
+//! O(N * depth) work per tree (O(N^2) for next siblings in the worst case, from shared memory; O(N *
+//! dense_cols * depth) for the dense mask). Preconditions (not checked on the device): valid trees of at most
+//! `max_tree_nodes` nodes, `mask_words`, `dense_cols` and `path_cols` large enough for every tree, the FlashInfer mask
 //! holding the sum of the segments (and below 2^31 bytes). Returns cudaErrorInvalidValue for a batch
 //! beyond 2^31 - 1, a non-positive width with its output set, position ids or the FlashInfer mask
 //! without context lengths, or only one of the FlashInfer mask and offsets; else the launch status.
@@ -193,7 +214,7 @@ __global__ void __launch_bounds__(Block)
                                                const flatten_outputs& out, cudaStream_t stream = nullptr) {
   const index_t batch = trees.batch_size();
   if (batch < 0 || batch > 0x7fffffff || (out.packed_mask != nullptr && out.mask_words <= 0) ||
-      (out.paths != nullptr && out.path_cols <= 0) ||
+      (out.paths != nullptr && out.path_cols <= 0) || (out.dense_mask != nullptr && out.dense_cols <= 0) ||
       ((out.position_ids != nullptr || out.flashinfer_mask != nullptr) && context_lengths == nullptr) ||
       ((out.flashinfer_mask == nullptr) != (out.flashinfer_offsets == nullptr))) {
     return cudaErrorInvalidValue;

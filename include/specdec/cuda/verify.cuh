@@ -90,9 +90,10 @@ __device__ __forceinline__ bool is_stop(const stop_token_lists& stops, index_t r
 //! Writes the children of `node` (the nodes j > node with parent j == node, increasing j: rank order)
 //! and their tokens to shared memory and returns their count to every thread. Thread mapping: the
 //! nodes after `node` in chunks of Block, thread t testing node start + t; a BlockScan turns the flags
-//! into positions. O(N / Block) steps.
-template <int Block>
-__device__ std::int32_t collect_children(const token_tree_view& tree, std::int32_t node, verify_storage<Block>& s) {
+//! into positions. O(N / Block) steps. `Storage` has `scan` (a BlockScan<int32, Block> TempStorage),
+//! `children` and `child_tokens` (`max_tree_nodes` entries each).
+template <int Block, class Storage>
+__device__ std::int32_t collect_children(const token_tree_view& tree, std::int32_t node, Storage& s) {
   const auto n = static_cast<std::int32_t>(tree.size());
   std::int32_t count = 0;
   for (std::int32_t start = node + 1; start < n; start += Block) {
