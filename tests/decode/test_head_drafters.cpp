@@ -124,6 +124,67 @@ TEST_CASE("every head drafter x every growth policy x every lossless rule: greed
   }
 }
 
+namespace {
+
+// The conformance kit at T = 1 for one head with every policy and every sampled or deterministic
+// scheme, each with the rule it is lossless for.
+template <class Heads, class Target>
+void kit_everywhere(const std::string& head_name, Heads& heads, Target& target, std::uint64_t seed) {
+  specdec::one_hot_verifier one_hot;
+  specdec::rrs_verifier rrs;
+  specdec::multi_draft_verifier multi;
+  specdec::chain_verifier chain;
+  specdec::testing::integration_config c;
+  c.prompt = {3, 7, 1};
+  c.tokens = 2;
+  c.trials = trials / 2;
+  c.batch = 16;
+  c.speculation.max_depth = 4;
+  c.speculation.max_nodes = 16;
+  const auto expect_pass = [&](const std::string& what, const specdec::testing::integration_report& r) {
+    INFO(head_name << " + " << what << ": " << r.text());
+    REQUIRE(r.passes());
+    REQUIRE(r.speculative.drafted > 0);
+  };
+  each_policy([&](const std::string& name, auto policy) {
+    using policy_t = decltype(policy);
+    specdec::head_drafter<Heads, policy_t> deterministic(heads, policy);
+    specdec::head_drafter<Heads, policy_t, draft_scheme::sampled_without_replacement> distinct(heads, policy);
+    specdec::head_drafter<Heads, policy_t, draft_scheme::sampled_with_replacement> repeated(heads, policy);
+    specdec::head_drafter<Heads, policy_t, draft_scheme::sampled_chain> sampled_chain(heads, policy);
+    c.seed = ++seed;
+    expect_pass(name + ", deterministic + one-hot", specdec::testing::check_lossless(target, deterministic, one_hot, c, alpha));
+    c.seed = ++seed;
+    expect_pass(name + ", without replacement + rrs", specdec::testing::check_lossless(target, distinct, rrs, c, alpha));
+    c.seed = ++seed;
+    expect_pass(name + ", with replacement + multi-draft", specdec::testing::check_lossless(target, repeated, multi, c, alpha));
+    c.seed = ++seed;
+    expect_pass(name + ", sampled chain + chain", specdec::testing::check_lossless(target, sampled_chain, chain, c, alpha));
+  });
+}
+
+}  // namespace
+
+TEST_CASE("every head drafter x every growth policy x every lossless rule passes the conformance kit at T = 1") {
+  SECTION("Medusa heads") {
+    toy_target target(markov_model::random(specdec_test::toy_vocab, 1, 11, 2.0f), 3);
+    toy_medusa_heads heads(target.model(), 4);
+    medusa adapter(heads);
+    kit_everywhere("medusa", adapter, target, 100);
+  }
+  SECTION("regressive heads") {
+    toy_target target(specdec_test::toy_target_model(), 3);
+    toy_regressive_heads heads(specdec_test::toy_draft_model(7, 0.3f));
+    kit_everywhere("regressive", heads, target, 200);
+  }
+  SECTION("layer skip") {
+    toy_target target(specdec_test::toy_target_model(), 3);
+    target.set_shallow_model(specdec_test::toy_draft_model(7, 0.3f));
+    layer_skip heads(target, 1);
+    kit_everywhere("layer skip", heads, target, 300);
+  }
+}
+
 TEST_CASE("exact regressive heads and a perfect shallow model are accepted to full depth") {
   // Order 1 without position terms: the regressive toy heads are the target's exact transition.
   toy_target target(markov_model::random(specdec_test::toy_vocab, 1, 12, 2.0f));
