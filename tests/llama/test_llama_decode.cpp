@@ -1,0 +1,2 @@
+// placeholder until the decoder tests land
+#include "support/catch.hpp"
