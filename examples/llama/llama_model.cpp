@@ -25,6 +25,71 @@ constexpr std::int64_t header_bytes = 7 * 4;
 // A weight matrix of llama2.c: row-major [out, in], seen by Eigen as an `out x in` matrix.
 weight_map weights(const float* data, index_t out, index_t in) { return weight_map(data, out, in); }
 
+// y = W x (or y += W x) for a row-major weight matrix W [out, in] and the columns of x [in, n].
+// Few columns: each block of 4 weight rows is read from memory once and used for every column (a GEMV
+// that serves n vectors; Eigen's GEMM would first copy -- pack -- the whole weight matrix, which costs
+// more than the product while n is small). Many columns: Eigen's GEMM, compute-bound by then.
+constexpr index_t gemm_from_columns = 32;
+
+// The kernel behind `project`: columns [c0, c0 + n) of x into y (column c at y + c * ldy).
+void project_columns(const float* w, index_t out, index_t in, const float* x, index_t n, float* y, index_t ldy, bool accumulate) {
+  index_t i = 0;
+  for (; i + 4 <= out; i += 4) {
+    const float* w0 = w + i * in;
+    const float* w1 = w0 + in;
+    const float* w2 = w1 + in;
+    const float* w3 = w2 + in;
+    for (index_t c = 0; c < n; ++c) {
+      const float* xc = x + c * in;
+      float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+      for (index_t k = 0; k < in; ++k) {
+        a0 += w0[k] * xc[k];
+        a1 += w1[k] * xc[k];
+        a2 += w2[k] * xc[k];
+        a3 += w3[k] * xc[k];
+      }
+      float* yc = y + c * ldy + i;
+      if (accumulate) {
+        yc[0] += a0, yc[1] += a1, yc[2] += a2, yc[3] += a3;
+      } else {
+        yc[0] = a0, yc[1] = a1, yc[2] = a2, yc[3] = a3;
+      }
+    }
+  }
+  for (; i < out; ++i) {
+    const float* wi = w + i * in;
+    for (index_t c = 0; c < n; ++c) {
+      const float* xc = x + c * in;
+      float a = 0.0f;
+#pragma omp simd reduction(+ : a)
+      for (index_t k = 0; k < in; ++k) a += wi[k] * xc[k];
+      float& yc = y[c * ldy + i];
+      yc = accumulate ? yc + a : a;
+    }
+  }
+}
+
+// y = W x (or y += W x), y column c at y + c * ldy; x is [in, n] column-major.
+void project(const float* w, index_t out, index_t in, const float* x, index_t n, float* y, index_t ldy, bool accumulate) {
+  if (n >= gemm_from_columns) {
+    const Eigen::Map<const col_matrix> xm(x, in, n);
+    strided_map ym(y, out, n, Eigen::OuterStride<>(ldy));
+    if (accumulate) {
+      ym.noalias() += weights(w, out, in) * xm;
+    } else {
+      ym.noalias() = weights(w, out, in) * xm;
+    }
+    return;
+  }
+  project_columns(w, out, in, x, n, y, ldy, accumulate);
+}
+
+void project(const float* w, index_t out, index_t in, const col_matrix& x, col_matrix& y, bool accumulate) {
+  if (!accumulate) y.resize(out, x.cols());
+  project(w, out, in, x.data(), x.cols(), y.data(), out, accumulate);
+}
+
 // llama2.c's rmsnorm: mean of squares in float, + 1e-5, times the weight.
 void rmsnorm(const col_matrix& x, const float* weight, col_matrix& out) {
   const index_t d = x.rows();
@@ -265,9 +330,9 @@ void forward_pass::run(std::span<const token_id> tokens, std::span<const std::in
   for (index_t l = 0; l < layers; ++l) {
     // Attention: one matrix-matrix product per projection over every row of the pass.
     rmsnorm(w.x, model_->rms_att(l), w.xn);
-    w.q.noalias() = weights(model_->wq(l), d, d) * w.xn;
-    w.k.noalias() = weights(model_->wk(l), kvd, d) * w.xn;
-    w.v.noalias() = weights(model_->wv(l), kvd, d) * w.xn;
+    project(model_->wq(l), d, d, w.xn, w.q, false);
+    project(model_->wk(l), kvd, d, w.xn, w.k, false);
+    project(model_->wv(l), kvd, d, w.xn, w.v, false);
     // RoPE at each row's own position (run.c: rotate pairs (i, i+1), frequency from i mod head_size).
     for (index_t r = 0; r < n; ++r) {
       const index_t pos = positions[static_cast<std::size_t>(r)];
@@ -339,25 +404,24 @@ void forward_pass::run(std::span<const token_id> tokens, std::span<const std::in
         }
       }
     }
-    w.x.noalias() += weights(model_->wo(l), d, d) * w.att;
+    project(model_->wo(l), d, d, w.att, w.x, true);
 
     // SwiGLU feed-forward: w2 (silu(w1 x) * w3 x).
     rmsnorm(w.x, model_->rms_ffn(l), w.xn);
-    w.h1.noalias() = weights(model_->w1(l), c.hidden_dim, d) * w.xn;
-    w.h3.noalias() = weights(model_->w3(l), c.hidden_dim, d) * w.xn;
+    project(model_->w1(l), c.hidden_dim, d, w.xn, w.h1, false);
+    project(model_->w3(l), c.hidden_dim, d, w.xn, w.h3, false);
     float* h1 = w.h1.data();
     const float* h3 = w.h3.data();
     for (index_t i = 0; i < w.h1.size(); ++i) {
       const float v = h1[i];
       h1[i] = v * (1.0f / (1.0f + std::exp(-v))) * h3[i];
     }
-    w.x.noalias() += weights(model_->w2(l), d, c.hidden_dim) * w.h1;
+    project(model_->w2(l), d, c.hidden_dim, w.h1, w.x, true);
   }
   rmsnorm(w.x, model_->rms_final(), w.final);
   if (!logits.empty()) {
     const index_t rows = n - logits_from;
-    strided_map out(logits.data(), c.vocab_size, rows, Eigen::OuterStride<>(logits.row_stride()));
-    out.noalias() = weights(model_->classifier(), c.vocab_size, d) * w.final.middleCols(logits_from, rows);
+    project(model_->classifier(), c.vocab_size, d, w.final.data() + logits_from * d, rows, logits.data(), logits.row_stride(), false);
   }
 }
 
