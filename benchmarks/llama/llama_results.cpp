@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
       llama::drafter_setup setup;
       setup.draft = &draft;
       setup.layer_skip = &layer_skip;
+      setup.target = &target;
+      setup.skip_layers = layer_skip_layers;
       setup.draft_params.temperature = temperature > 0.0f ? temperature : 1.0f;
       row r;
       r.name = name;
@@ -89,7 +91,12 @@ int main(int argc, char** argv) {
         r.stats = decoder.stats();
       });
       const llama::llama_draft* used = name == "layer-skip" ? &layer_skip : llama::needs_draft_model(name) ? &draft : nullptr;
-      if (used != nullptr) {
+      if (llama::needs_target(name)) {  // the target's own first layers, through forward_partial
+        const double steps = static_cast<double>(r.stats.request_steps);
+        r.draft_forwards = static_cast<double>(target.calls().partial_forwards) / steps;
+        r.draft_tokens = static_cast<double>(target.calls().partial_nodes) / std::max(1.0, static_cast<double>(target.calls().partial_forwards));
+        r.draft_fraction = static_cast<double>(layer_skip_layers) / n_layers;
+      } else if (used != nullptr) {
         const double steps = static_cast<double>(r.stats.request_steps);
         r.draft_forwards = static_cast<double>(used->calls().forwards) / steps;
         r.draft_tokens = static_cast<double>(used->calls().tokens) / std::max(1.0, static_cast<double>(used->calls().forwards));

@@ -10,6 +10,7 @@
 #include <specdec/specdec.hpp>
 
 #include "llama_draft.hpp"
+#include "llama_target.hpp"
 
 namespace llama {
 
@@ -17,6 +18,8 @@ namespace llama {
 struct drafter_setup {
   llama_draft* draft = nullptr;        //!< draft-chain / draft-tree: an independent checkpoint (or the target's own)
   llama_draft* layer_skip = nullptr;   //!< layer-skip: the target's first layers (a `llama_draft` with fewer layers)
+  llama_target* target = nullptr;      //!< layer-skip-tree: the target itself, drafting through `forward_partial`
+  specdec::index_t skip_layers = 2;    //!< layer-skip-tree: how many of the target's layers draft
   specdec::index_t gamma = 4;          //!< chain length
   std::int32_t tree_top_k = 4;         //!< draft-tree at temperature 0: EAGLE-2 top-k, depth and size
   std::int32_t tree_depth = 5;
@@ -27,7 +30,7 @@ struct drafter_setup {
 
 //! Every name `with_drafter` accepts, in the order tables list them.
 inline const std::vector<std::string>& drafter_names() {
-  static const std::vector<std::string> names{"autoregressive", "draft-chain", "draft-tree", "layer-skip", "lookup", "ngram", "suffix"};
+  static const std::vector<std::string> names{"autoregressive", "draft-chain", "draft-tree", "layer-skip", "layer-skip-tree", "lookup", "ngram", "suffix"};
   return names;
 }
 
@@ -39,6 +42,9 @@ inline const char* drafter_help() {
          "  draft-tree      a draft model's tree (EAGLE-2 top-k tree at T = 0; at T > 0 a tree sampled without\n"
          "                  replacement + recursive rejection sampling)\n"
          "  layer-skip      self-speculation: the target's first --draft-layers layers draft a chain\n"
+         "  layer-skip-tree self-speculation through the library's head drafter: the target's first\n"
+         "                  --draft-layers layers (its own cache, forward_partial) grow a Clover-policy tree;\n"
+         "                  sampled without replacement + recursive rejection sampling at T > 0\n"
          "  lookup          prompt lookup (model-free)\n"
          "  ngram           n-gram cache (model-free, learns across requests)\n"
          "  suffix          suffix-tree speculation (model-free, learns across requests)\n";
@@ -47,6 +53,7 @@ inline const char* drafter_help() {
 //! Whether `name` needs `setup.draft` / `setup.layer_skip`.
 inline bool needs_draft_model(std::string_view name) { return name == "draft-chain" || name == "draft-tree"; }
 inline bool needs_layer_skip(std::string_view name) { return name == "layer-skip"; }
+inline bool needs_target(std::string_view name) { return name == "layer-skip-tree"; }
 
 //! Builds the drafter `name` and its lossless verifier for a target sampled (`sampled`) or greedy, and
 //! calls `f(drafter, verifier)`. Returns false for an unknown name. The model-based drafters need the
@@ -80,6 +87,27 @@ bool with_drafter(std::string_view name, bool sampled, drafter_setup& setup, F&&
     chain(*require(setup.draft, "draft model"));
   } else if (name == "layer-skip") {
     chain(*require(setup.layer_skip, "layer-skip model"));
+  } else if (name == "layer-skip-tree") {
+    llama_target* target = setup.target;
+    specdec::expects(target != nullptr, "target", "none", "the target model (setup.target) for layer-skip-tree");
+    specdec::layer_skip_heads<llama_target> heads(*target, std::min(setup.skip_layers, target->num_layers()), 8);
+    specdec::clover_growth_options o;
+    o.candidates = 4;
+    o.top_p = 0.9;
+    o.total_nodes = setup.tree_nodes;
+    o.max_depth = setup.tree_depth;
+    specdec::head_drafter_options h;
+    h.params = setup.draft_params;
+    if (sampled) {
+      specdec::head_drafter<specdec::layer_skip_heads<llama_target>, specdec::clover_growth, draft_scheme::sampled_without_replacement> d(
+          heads, specdec::clover_growth(o), h);
+      specdec::rrs_verifier v;
+      f(d, v);
+    } else {
+      specdec::head_drafter<specdec::layer_skip_heads<llama_target>, specdec::clover_growth> d(heads, specdec::clover_growth(o), h);
+      specdec::greedy_verifier v;
+      f(d, v);
+    }
   } else if (name == "draft-tree") {
     llama_draft& model = *require(setup.draft, "draft model");
     if (sampled) {

@@ -173,6 +173,8 @@ int main(int argc, char** argv) {
     llama::drafter_setup setup;
     setup.draft = &draft;
     setup.layer_skip = &layer_skip;
+    setup.target = &target;
+    setup.skip_layers = std::min(skip_layers, model.config().n_layers);
     setup.gamma = s.gamma;
 
     specdec::request_options options;

@@ -35,6 +35,7 @@ void llama_target::prefill(request_id request, std::span<const token_id> prompt)
   s.length = 0;
   // Every prompt token but the last, in causal chunks (one matrix-matrix pass per chunk).
   const index_t cached = static_cast<index_t>(prompt.size()) - 1;
+  prefill_hidden_.clear();
   constexpr index_t chunk = 128;
   for (index_t start = 0; start < cached; start += chunk) {
     const index_t rows = std::min(chunk, cached - start);
@@ -51,7 +52,11 @@ void llama_target::prefill(request_id request, std::span<const token_id> prompt)
     seg.mask = const_matrix_view<std::uint32_t>(mask_.data(), rows, words);
     pass_.run(prompt.subspan(static_cast<std::size_t>(start), static_cast<std::size_t>(rows)), positions_,
               std::span<const segment>(&seg, 1), model_->config().n_layers, 0, matrix_view<float>());
+    const const_matrix_view<float> states = pass_.hidden();
+    for (index_t r = 0; r < states.rows(); ++r) prefill_hidden_.insert(prefill_hidden_.end(), states.row(r).begin(), states.row(r).end());
   }
+  prefill_rows_ = cached;
+  from_prefill_ = true;
   s.length = cached;
   s.written = cached;
 }
@@ -86,6 +91,7 @@ void llama_target::check_batch(const specdec::tree_forward_batch& batch, matrix_
 
 void llama_target::run(const specdec::tree_forward_batch& batch, index_t layers, bool partial, matrix_view<float> logits) {
   check_batch(batch, logits, layers);
+  from_prefill_ = false;
   const index_t total = batch.total_nodes();
   tokens_.resize(static_cast<std::size_t>(total));
   segments_.resize(static_cast<std::size_t>(batch.batch_size()));
@@ -114,8 +120,13 @@ void llama_target::run(const specdec::tree_forward_batch& batch, index_t layers,
     }
   }
   pass_.run(tokens_, batch.positions.first(static_cast<std::size_t>(total)), segments_, layers, 0, logits.middle_rows(0, total));
-  ++calls_.forwards;
-  calls_.nodes += static_cast<std::uint64_t>(total);
+  if (partial) {
+    ++calls_.partial_forwards;
+    calls_.partial_nodes += static_cast<std::uint64_t>(total);
+  } else {
+    ++calls_.forwards;
+    calls_.nodes += static_cast<std::uint64_t>(total);
+  }
 }
 
 void llama_target::forward(const specdec::tree_forward_batch& batch, matrix_view<float> logits) {

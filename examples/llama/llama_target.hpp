@@ -40,8 +40,11 @@ public:
 
   // Capabilities.
   [[nodiscard]] index_t hidden_size() const noexcept { return model_->config().dim; }
-  //! The final-norm states of the rows of the latest `forward` (`[total nodes, hidden_size()]`).
-  [[nodiscard]] const_matrix_view<float> last_hidden_states() const noexcept { return pass_.hidden(); }
+  //! The final-norm states of the rows of the latest call: after `forward` (or `forward_partial`) one
+  //! row per tree node, after `prefill` one row per cached prompt token (what head drafters read).
+  [[nodiscard]] const_matrix_view<float> last_hidden_states() const noexcept {
+    return from_prefill_ ? const_matrix_view<float>(prefill_hidden_.data(), prefill_rows_, hidden_size()) : pass_.hidden();
+  }
   void embed(std::span<const token_id> tokens, matrix_view<float> out) const;
   void apply_lm_head(const_matrix_view<float> states, matrix_view<float> logits) const { pass_.lm_head(states, logits); }
   [[nodiscard]] index_t num_layers() const noexcept { return model_->config().n_layers; }
@@ -54,8 +57,10 @@ public:
 
   //! Evaluations so far: forwards and nodes, for cost accounting.
   struct call_counts {
-    std::uint64_t forwards = 0;
-    std::uint64_t nodes = 0;
+    std::uint64_t forwards = 0;          //!< full forwards
+    std::uint64_t nodes = 0;             //!< tree nodes they evaluated
+    std::uint64_t partial_forwards = 0;  //!< `forward_partial` calls (layer skip)
+    std::uint64_t partial_nodes = 0;     //!< tree nodes they evaluated
   };
   [[nodiscard]] const call_counts& calls() const noexcept { return calls_; }
 
@@ -79,6 +84,9 @@ private:
   std::vector<segment> segments_;
   std::vector<std::uint32_t> mask_;
   std::vector<std::int32_t> positions_;
+  std::vector<float> prefill_hidden_;  // the latest prefill's states, every chunk
+  index_t prefill_rows_ = 0;
+  bool from_prefill_ = false;
   call_counts calls_;
 };
 

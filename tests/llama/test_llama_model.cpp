@@ -280,3 +280,26 @@ TEST_CASE("the draft model's tree evaluation equals sequential logits and rolls 
   draft.extend(2, std::span<const token_id>(&t, 1), next);
   CHECK(relative_error(next, sequential_logits({1, 403, 407, 261, 378}, 3)) < 1e-4);
 }
+
+TEST_CASE("after prefill the hidden states are the prompt's cached tokens, across prefill chunks") {
+  const llama::llama_model& model = llama_test::stories260k();
+  const index_t vocab = model.config().vocab_size;
+  llama_target target(model);
+  std::vector<token_id> prompt{1};
+  for (int i = 0; i < 150; ++i) prompt.push_back(static_cast<token_id>(260 + (i * 37) % 250));  // 151 tokens: two chunks
+  target.prefill(0, prompt);
+  const specdec::const_matrix_view<float> hidden = target.last_hidden_states();
+  REQUIRE(hidden.rows() == static_cast<index_t>(prompt.size()) - 1);
+  REQUIRE(hidden.cols() == target.hidden_size());
+  // Row i through the LM head is the next-token distribution after prompt[0..i].
+  std::vector<float> row(static_cast<std::size_t>(vocab));
+  for (const index_t i : {0, 1, 127, 128, 149}) {
+    target.apply_lm_head(hidden.middle_rows(i, 1), specdec::matrix_view<float>(row.data(), 1, vocab));
+    const std::vector<token_id> prefix(prompt.begin(), prompt.begin() + i + 1);
+    INFO("row " << i);
+    CHECK(relative_error(row, sequential_logits(prefix)) < 1e-4);
+  }
+  // A one-token prompt caches nothing: no rows.
+  target.prefill(1, std::vector<token_id>{1});
+  REQUIRE(target.last_hidden_states().rows() == 0);
+}
