@@ -7,32 +7,11 @@
 
 #include <benchmark/benchmark.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <vector>
 
-// GCC 12 cannot see that the replaced operator new below is malloc, and flags every inlined delete.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-}  // namespace
-
-// Count every heap allocation of the process; the benchmark reads the count around each step.
-void* operator new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "support/allocation_counter.hpp"
 
 namespace {
 
@@ -116,9 +95,9 @@ void run_steps(benchmark::State& state, Drafter& drafter, Verifier& verifier, sp
       for (int i = 0; i < 20; ++i) decoder.step();
       state.ResumeTiming();
     }
-    const std::uint64_t before = allocations.load(std::memory_order_relaxed);
+    const std::uint64_t before = static_cast<std::uint64_t>(specdec_test::allocations());
     decoder.step();
-    allocs += allocations.load(std::memory_order_relaxed) - before;
+    allocs += static_cast<std::uint64_t>(specdec_test::allocations()) - before;
     ++steps;
   }
   state.counters["allocs"] = static_cast<double>(allocs) / static_cast<double>(steps);

@@ -10,34 +10,13 @@
 
 #include <benchmark/benchmark.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <vector>
 
+#include "support/allocation_counter.hpp"
 #include "support/stream_floor.hpp"
-
-// GCC 12 cannot see that the replaced operator new below is malloc, and flags every inlined delete.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -101,12 +80,12 @@ void run_growth(benchmark::State& state, Drafter& drafter, stored_heads& heads) 
   double seconds = 0.0;
   for (auto _ : state) {
     context.address = specdec::random_address{1, 0, static_cast<std::uint32_t>(steps % 64), 0, specdec::purpose::draft_sample};
-    const std::uint64_t before = allocations.load(std::memory_order_relaxed);
+    const std::uint64_t before = static_cast<std::uint64_t>(specdec_test::allocations());
     const auto start = std::chrono::steady_clock::now();
     out.reset(tokens.back(), vocab);
     drafter.draft(context, out);
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    allocs += allocations.load(std::memory_order_relaxed) - before;
+    allocs += static_cast<std::uint64_t>(specdec_test::allocations()) - before;
     nodes += static_cast<std::uint64_t>(out.tree.size());
     ++steps;
   }

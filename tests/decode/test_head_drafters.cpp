@@ -146,6 +146,19 @@ void kit_everywhere(const std::string& head_name, Heads& heads, Target& target, 
     REQUIRE(r.passes());
     REQUIRE(r.speculative.drafted > 0);
   };
+  // Same seed, same tokens (a fresh decoder each time; heads keep no state across requests).
+  const auto expect_reproducible = [&](const std::string& what, auto& drafter, auto& verifier) {
+    const auto generate = [&](std::uint64_t s) {
+      specdec::speculative_decoder decoder(target, drafter, verifier);
+      specdec::request_options o;
+      o.seed = s;
+      o.max_new_tokens = 24;
+      const std::vector<token_id> prompt{3, 7, 1};
+      return decoder.generate(prompt, o);
+    };
+    INFO(head_name << " + " << what);
+    REQUIRE(generate(seed) == generate(seed));
+  };
   each_policy([&](const std::string& name, auto policy) {
     using policy_t = decltype(policy);
     specdec::head_drafter<Heads, policy_t> deterministic(heads, policy);
@@ -160,12 +173,15 @@ void kit_everywhere(const std::string& head_name, Heads& heads, Target& target, 
     expect_pass(name + ", with replacement + multi-draft", specdec::testing::check_lossless(target, repeated, multi, c, alpha));
     c.seed = ++seed;
     expect_pass(name + ", sampled chain + chain", specdec::testing::check_lossless(target, sampled_chain, chain, c, alpha));
+    expect_reproducible(name + ", without replacement + rrs", distinct, rrs);
+    expect_reproducible(name + ", with replacement + multi-draft", repeated, multi);
+    expect_reproducible(name + ", sampled chain + chain", sampled_chain, chain);
   });
 }
 
 }  // namespace
 
-TEST_CASE("every head drafter x every growth policy x every lossless rule passes the conformance kit at T = 1") {
+TEST_CASE("every head drafter x every growth policy x every lossless rule passes the conformance kit at T = 1, reproducibly") {
   SECTION("Medusa heads") {
     toy_target target(markov_model::random(specdec_test::toy_vocab, 1, 11, 2.0f), 3);
     toy_medusa_heads heads(target.model(), 4);
