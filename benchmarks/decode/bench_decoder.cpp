@@ -1,12 +1,14 @@
 // The library's overhead per decoding step (drafting logic, flattening, verification, commit and
-// bookkeeping), per drafter, with trees of 8 and 64 nodes at V = 32000. The models are constant
-// functions whose cost is excluded: the target writes its [nodes, vocab] logits once per buffer and
-// the draft model hands back a stored row, so what is timed is the library. Counters: `allocs` is
+// bookkeeping), per drafter (a head drafter with Clover's growth among them), with trees of 8 and 64
+// nodes at V = 32000. The models are constant functions whose cost is excluded: the target writes its
+// [nodes, vocab] logits once per buffer, the draft model and the heads hand back a stored row, so what
+// is timed is the library. Counters: `allocs` is
 // heap allocations per warm step (the goal is 0), `tau` tokens per step, `nodes` tree nodes per step.
 #include <specdec/specdec.hpp>
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <vector>
@@ -69,6 +71,22 @@ public:
 private:
   std::vector<float> row_;
   specdec::index_t length_ = 0;
+};
+
+// Regressive heads: every node gets the same constant row (its compute excluded, like the models').
+class constant_heads {
+public:
+  constant_heads() : row_(peaked_row()) {}
+  specdec::index_t vocab_size() const { return vocab; }
+  specdec::index_t prepare(specdec::request_id, std::span<const specdec::token_id>) { return 255; }
+  void step(const specdec::head_step& s, specdec::matrix_view<float> logits) {
+    for (specdec::index_t r = 0; r < static_cast<specdec::index_t>(s.tokens.size()); ++r) {
+      std::copy(row_.begin(), row_.end(), logits.row(r).begin());
+    }
+  }
+
+private:
+  std::vector<float> row_;
 };
 
 template <class Drafter, class Verifier>
@@ -143,6 +161,24 @@ void bm_sampled_tree(benchmark::State& state) {
   run_steps(state, drafter, verifier, state.range(0), 1.0f);
 }
 
+// A head drafter with Clover's growth (the tree budget is the decoder's), greedy and sampled.
+template <specdec::draft_scheme Scheme>
+void bm_clover_heads(benchmark::State& state) {
+  constant_heads heads;
+  specdec::clover_growth_options o;
+  o.candidates = 4;
+  o.total_nodes = state.range(0);
+  o.max_depth = std::min<specdec::index_t>(state.range(0) - 1, 8);
+  specdec::head_drafter<constant_heads, specdec::clover_growth, Scheme> drafter(heads, specdec::clover_growth(o));
+  if constexpr (Scheme == specdec::draft_scheme::deterministic) {
+    specdec::one_hot_verifier verifier;
+    run_steps(state, drafter, verifier, state.range(0), 1.0f);
+  } else {
+    specdec::rrs_verifier verifier;
+    run_steps(state, drafter, verifier, state.range(0), 1.0f);
+  }
+}
+
 // Model-free drafters over a periodic context, so that every lookup matches.
 template <class Drafter>
 void bm_lookup(benchmark::State& state) {
@@ -160,5 +196,7 @@ BENCHMARK(bm_greedy_chain)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_sampled_chain)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_dynamic_tree)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_sampled_tree)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_clover_heads<specdec::draft_scheme::deterministic>)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK(bm_clover_heads<specdec::draft_scheme::sampled_without_replacement>)->Arg(8)->Arg(64)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();
