@@ -27,7 +27,7 @@ def main():
     ap.add_argument("--logits-tool", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4, help="max relative error allowed")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(llama2c.threads())
     model = llama2c.load(os.path.join(a.models, "stories260K.bin"))
     tok = llama2c.Tokenizer(os.path.join(a.models, "tok512.bin"))
     c = model.c
