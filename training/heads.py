@@ -256,6 +256,21 @@ class Eagle(nn.Module):
         pred = self.features(tokens[:, 1:], hidden[:, :tokens.shape[1] - 1], 1)
         return [tgt.lm_head(pred[:, :T])]
 
+    def chain_logits(self, tokens, hidden, t):
+        """Drafting as the C++ backend does, along tokens[t + 1 ...]: depth d's input at position
+        t + 1 + d is (E x[t+1+d], feature) with the target's f[t] at depth 0 and the predicted
+        feature after; every input attends to the committed inputs at positions 1 .. t and to the
+        chain before it. Returns [depth, V] for one sequence (tokens [L], hidden [L, D])."""
+        tgt = self.target[0]
+        feats = [hidden[i] for i in range(t + 1)]  # f[0 .. t]: true
+        out = []
+        for d in range(self.depth):
+            n = t + 1 + d  # inputs at positions 1 .. n
+            pred = self.features(tokens[1:n + 1].unsqueeze(0), torch.stack(feats[:n]).unsqueeze(0), 1)[0, -1]
+            feats.append(pred)
+            out.append(tgt.lm_head(pred))
+        return torch.stack(out)
+
     def tensors(self):
         t = {"eagle.fc.weight": self.fc.weight, "eagle.fc.bias": self.fc.bias}
         t.update(layer_tensors(self.layer, "eagle.layer"))
@@ -267,12 +282,31 @@ def count(module):
     return sum(p.numel() for p in module.tensors().values())
 
 
-def export(module, path, metadata):
-    """Writes `module.tensors()` as safetensors: 8-byte little-endian header length, the JSON header
+def test_vectors(module, tokens, hidden, context=12):
+    """Reference outputs for the C++ backends' tests: the first `context + depth + 2` tokens of one
+    held-out sequence (`test.tokens`, as float32), the context position t (`test.context`) and the
+    logits of every depth along that sequence's own continuation from context state h[t] with root
+    x[t+1] (`test.logits` [depth, V]), which a C++ backend reproduces by prefilling tokens[:t + 2] and
+    stepping a chain through tokens[t + 2 ...]."""
+    n = context + module.depth + 2
+    tk, hd = tokens[:n].unsqueeze(0), hidden[:n].unsqueeze(0)
+    was = module.training
+    module.eval()
+    with torch.no_grad():
+        if module.kind == "eagle":
+            logits = module.chain_logits(tk[0], hd[0], context)
+        else:
+            logits = torch.stack([lg[0, context] for lg in module.unroll(tk, hd)])
+    module.train(was)
+    return {"test.tokens": tk[0].to(torch.float32), "test.context": torch.tensor([float(context)]), "test.logits": logits}
+
+
+def export(module, path, metadata, extra=None):
+    """Writes `module.tensors()` (and `extra`) as safetensors: 8-byte little-endian header length, the JSON header
     (dtype, shape, data_offsets per tensor, plus __metadata__ strings), the raw little-endian float32
     data in header order."""
     header, blobs, offset = {}, [], 0
-    for name, tensor in module.tensors().items():
+    for name, tensor in list(module.tensors().items()) + list((extra or {}).items()):
         data = tensor.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
         header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)

@@ -4,11 +4,13 @@
 # fixed seed, into training/trained/ with SHA256SUMS and report.jsonl (parameter counts, held-out
 # agreement, seconds). Heavy work runs under nice -n 19.
 #
-#   training/run_all.sh [--smoke]      # --smoke: tiny data and 20 steps per drafter (about a minute),
-#                                      # into build/training/smoke/, for the `training` ctest label
+#   training/run_all.sh [--smoke] [--reuse-data]
+#     --smoke       tiny data and 20 steps per drafter (about a minute), into build/training/smoke/, for
+#                   the `training` ctest label
+#     --reuse-data  keep build/training/data.pt when it exists (same seed and sizes: the same data)
 #
 # Environment: SPECDEC_MODEL_DIR (default ../shared/models), SPECDEC_TRAIN_THREADS (default 2; use 1
-# on a machine busy with other work), STEPS (default 1500), ABLATIONS=1 to also train the Clover
+# on a machine busy with other work), STEPS (default 600), ABLATIONS=1 to also train the Clover
 # ablations (regressive connection off, augmenting block off) into build/training/ablations/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,15 +18,24 @@ models="${SPECDEC_MODEL_DIR:-$(cd .. && pwd)/shared/models}"
 py=/usr/bin/python3
 run=(nice -n 19 "$py")
 smoke=0
-[ "${1:-}" = "--smoke" ] && smoke=1
+reuse=0
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) smoke=1 ;;
+    --reuse-data) reuse=1 ;;
+    *) echo "run_all: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 if [ $smoke = 1 ]; then
   out=build/training/smoke; data=$out/data.pt; steps=20; sequences=64; length=48
 else
-  out=training/trained; data=build/training/data.pt; steps="${STEPS:-1500}"; sequences=2304; length=160
+  out=training/trained; data=build/training/data.pt; steps="${STEPS:-600}"; sequences=2304; length=160
 fi
 mkdir -p "$out" "$(dirname "$data")"
 start=$(date +%s)
-"${run[@]}" training/make_data.py --models "$models" --out "$data" --sequences $sequences --length $length
+if [ $reuse = 0 ] || [ ! -f "$data" ]; then
+  "${run[@]}" training/make_data.py --models "$models" --out "$data" --sequences $sequences --length $length
+fi
 report=$out/report.jsonl
 : > "$report"
 for kind in medusa hydra clover eagle; do

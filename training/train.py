@@ -107,7 +107,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--depth", type=int, default=5)
     ap.add_argument("--draft-layers", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--decay", type=float, default=0.8, help="loss weight of depth d: decay^d (Medusa's)")
@@ -156,7 +156,7 @@ def main():
                 "seed": a.seed, "steps": a.steps}
         if a.kind == "clover":
             meta.update({"regressive": int(not a.no_regressive), "augment": int(not a.no_augment)})
-        H.export(model, a.out, meta)
+        H.export(model, a.out, meta, H.test_vectors(model, test_tokens[0], test_hidden[0]))
     result = {"kind": a.kind, "out": os.path.basename(a.out), "params": n, "steps": a.steps, "seed": a.seed, "seconds": round(seconds, 1),
               "heldout_top1": [round(x, 4) for x in top1], "heldout_accept": [round(x, 4) for x in accept]}
     if a.kind == "clover":
