@@ -438,7 +438,6 @@ index_t eagle_backend::prepare(specdec::request_id request, std::span<const toke
     layer_row(layer_, *target_, x_.data(), i + 1, c.kv, c.kv.rows, {}, k.data(), v.data(), out.data());
     append_kv(c.kv, kvd, k.data(), v.data());
   }
-  root_position_ = n - 1;
   return depth_;
 }
 
@@ -466,7 +465,7 @@ void eagle_backend::step(const specdec::head_step& step, matrix_view<float> logi
     dense(fc_w_, &fc_b_, dim_, 2 * dim_, input_.data(), x_.data());
     node fresh;
     fresh.parent = parent;
-    fresh.position = root_position_ + step.depth;
+    fresh.position = have + step.depth;  // the root sits at position `have` (its state is the next to come)
     fresh.k.resize(static_cast<std::size_t>(kvd));
     fresh.v.resize(static_cast<std::size_t>(kvd));
     fresh.feature.resize(static_cast<std::size_t>(dim_));

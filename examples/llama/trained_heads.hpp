@@ -169,7 +169,6 @@ private:
   std::vector<node> nodes_;
   std::vector<float> input_, x_;
   specdec::request_id request_ = 0;
-  index_t root_position_ = 0;
 };
 static_assert(specdec::regressive_heads<eagle_backend>);
 
