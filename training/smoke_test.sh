@@ -9,7 +9,12 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo "SKIPPED: /usr/bin/python3 cannot import torch (training/install-deps installs python3-torch)"
   exit 4
 fi
-SPECDEC_TRAIN_THREADS="${SPECDEC_TRAIN_THREADS:-1}" training/run_all.sh --smoke
+models="${SPECDEC_MODEL_DIR:-$(cd .. && pwd)/shared/models}"
+if [ ! -f "$models/stories260K.bin" ] || [ ! -f "$models/tok512.bin" ]; then
+  echo "SKIPPED: stories260K.bin / tok512.bin not found in $models (set SPECDEC_MODEL_DIR)"
+  exit 4
+fi
+SPECDEC_MODEL_DIR="$models" SPECDEC_TRAIN_THREADS="${SPECDEC_TRAIN_THREADS:-1}" training/run_all.sh --smoke
 out=build/training/smoke
 /usr/bin/python3 - "$out" <<'PY'
 import json, os, sys
