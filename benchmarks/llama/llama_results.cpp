@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,10 +44,12 @@ double cost(const std::map<double, double>& curve, double n) {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: specdec_llama_results stories260K.bin tok512.bin cost_curve.csv\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: specdec_llama_results stories260K.bin tok512.bin cost_curve.csv [TRAINED_DIR]\n"
+                         "  TRAINED_DIR: training/trained (the trained drafters); without it their rows are left out\n");
     return 2;
   }
+  const std::string trained = argc == 5 ? argv[4] : "";
   const llama::llama_model model = llama::llama_model::load(argv[1]);
   const llama::tokenizer tok = llama::tokenizer::load(argv[2]);
   std::map<double, double> curve;
@@ -63,9 +66,23 @@ int main(int argc, char** argv) {
     prompts.push_back(tok.encode(text));
   }
   const double n_layers = static_cast<double>(model.config().n_layers);
+  std::optional<llama::llama_model> distilled_model;
+#if SPECDEC_LLAMA_HEADS
+  std::optional<llama::safetensors> medusa_file, hydra_file, clover_file, eagle_file;
+#endif
+  if (!trained.empty()) {
+    distilled_model = llama::llama_model::load(trained + "/draft.bin");
+#if SPECDEC_LLAMA_HEADS
+    medusa_file = llama::safetensors::load(trained + "/medusa.safetensors");
+    hydra_file = llama::safetensors::load(trained + "/hydra.safetensors");
+    clover_file = llama::safetensors::load(trained + "/clover.safetensors");
+    eagle_file = llama::safetensors::load(trained + "/eagle.safetensors");
+#endif
+  }
   for (const float temperature : {0.0f, 1.0f}) {
     std::vector<row> rows;
     for (const std::string& name : llama::drafter_names()) {
+      if (llama::needs_trained(name) && trained.empty()) continue;
       llama::llama_target target(model);
       llama::llama_draft draft(model, draft_layers);
       llama::llama_draft layer_skip(model, layer_skip_layers);
@@ -75,6 +92,23 @@ int main(int argc, char** argv) {
       setup.target = &target;
       setup.skip_layers = layer_skip_layers;
       setup.draft_params.temperature = temperature > 0.0f ? temperature : 1.0f;
+      std::optional<llama::llama_draft> distilled;
+      if (distilled_model) distilled.emplace(*distilled_model);
+      setup.distilled = distilled ? &*distilled : nullptr;
+#if SPECDEC_LLAMA_HEADS
+      std::optional<llama::medusa_backend> medusa;
+      std::optional<llama::hydra_backend> hydra;
+      if (medusa_file) medusa.emplace(*medusa_file, model);
+      if (hydra_file) hydra.emplace(*hydra_file, model);
+      std::optional<llama::clover_backend> clover;
+      std::optional<llama::eagle_backend> eagle;
+      if (clover_file) clover.emplace(*clover_file, model);
+      if (eagle_file) eagle.emplace(*eagle_file, model);
+      setup.medusa = medusa ? &*medusa : nullptr;
+      setup.hydra = hydra ? &*hydra : nullptr;
+      setup.clover = clover ? &*clover : nullptr;
+      setup.eagle = eagle ? &*eagle : nullptr;
+#endif
       row r;
       r.name = name;
       llama::with_drafter(name, temperature > 0.0f, setup, [&](auto& drafter, auto& verifier) {
@@ -90,7 +124,10 @@ int main(int argc, char** argv) {
         r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         r.stats = decoder.stats();
       });
-      const llama::llama_draft* used = name == "layer-skip" ? &layer_skip : llama::needs_draft_model(name) ? &draft : nullptr;
+      const llama::llama_draft* used = name == "layer-skip"            ? &layer_skip
+                                       : llama::needs_draft_model(name) ? &draft
+                                       : name == "draft-model"          ? setup.distilled
+                                                                        : nullptr;
       if (llama::needs_target(name)) {  // the target's own first layers, through forward_partial
         const double steps = static_cast<double>(r.stats.request_steps);
         r.draft_forwards = static_cast<double>(target.calls().partial_forwards) / steps;

@@ -1,16 +1,22 @@
 //! The drafters specdec-generate, the llama tests and scripts/results offer by name, each paired with a
-//! verifier that is lossless for how it drafts. Adding a drafter (Medusa or Clover heads, once trained
-//! heads exist) is one name in `drafter_names()` and one branch in `with_drafter`.
+//! verifier that is lossless for how it drafts. Adding a drafter is one name in `drafter_names()` and
+//! one branch in `with_drafter`. The trained drafters (training/trained: `medusa`, `hydra`,
+//! `draft-model`) need their files in `drafter_setup`; the head drafters exist when the build found
+//! nlohmann-json (SPECDEC_LLAMA_HEADS).
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <specdec/specdec.hpp>
 
 #include "llama_draft.hpp"
 #include "llama_target.hpp"
+#if SPECDEC_LLAMA_HEADS
+#include "trained_heads.hpp"
+#endif
 
 namespace llama {
 
@@ -19,6 +25,14 @@ struct drafter_setup {
   llama_draft* draft = nullptr;        //!< draft-chain / draft-tree: an independent checkpoint (or the target's own)
   llama_draft* layer_skip = nullptr;   //!< layer-skip: the target's first layers (a `llama_draft` with fewer layers)
   llama_target* target = nullptr;      //!< layer-skip-tree: the target itself, drafting through `forward_partial`
+  llama_draft* distilled = nullptr;    //!< draft-model: the draft model distilled from the target (training/trained/draft.bin)
+#if SPECDEC_LLAMA_HEADS
+  medusa_backend* medusa = nullptr;    //!< medusa: trained Medusa-1 heads (training/trained/medusa.safetensors)
+  hydra_backend* hydra = nullptr;      //!< hydra: trained Hydra heads (training/trained/hydra.safetensors)
+  clover_backend* clover = nullptr;    //!< clover: trained Clover-2 heads (training/trained/clover.safetensors)
+  eagle_backend* eagle = nullptr;      //!< eagle: the trained EAGLE-1 feature drafter (training/trained/eagle.safetensors)
+  std::vector<std::int32_t> head_branching{4, 2, 2, 1, 1};  //!< medusa, hydra: children per depth (top-k growth)
+#endif
   specdec::index_t skip_layers = 2;    //!< layer-skip-tree: how many of the target's layers draft
   specdec::index_t gamma = 4;          //!< chain length
   std::int32_t tree_top_k = 4;         //!< draft-tree at temperature 0: EAGLE-2 top-k, depth and size
@@ -30,7 +44,12 @@ struct drafter_setup {
 
 //! Every name `with_drafter` accepts, in the order tables list them.
 inline const std::vector<std::string>& drafter_names() {
-  static const std::vector<std::string> names{"autoregressive", "draft-chain", "draft-tree", "layer-skip", "layer-skip-tree", "lookup", "ngram", "suffix"};
+  static const std::vector<std::string> names{
+      "autoregressive", "draft-chain", "draft-tree", "draft-model", "layer-skip", "layer-skip-tree", "lookup", "ngram", "suffix",
+#if SPECDEC_LLAMA_HEADS
+      "medusa", "hydra", "clover", "eagle",
+#endif
+  };
   return names;
 }
 
@@ -41,17 +60,33 @@ inline const char* drafter_help() {
          "                  sampled chain + speculative sampling at T > 0)\n"
          "  draft-tree      a draft model's tree (EAGLE-2 top-k tree at T = 0; at T > 0 a tree sampled without\n"
          "                  replacement + recursive rejection sampling)\n"
+         "  draft-model     draft-tree with the 2-layer draft model distilled from stories260K\n"
+         "                  (training/trained/draft.bin, --trained DIR)\n"
          "  layer-skip      self-speculation: the target's first --draft-layers layers draft a chain\n"
          "  layer-skip-tree self-speculation through the library's head drafter: the target's first\n"
          "                  --draft-layers layers (its own cache, forward_partial) grow a Clover-policy tree;\n"
          "                  sampled without replacement + recursive rejection sampling at T > 0\n"
          "  lookup          prompt lookup (model-free)\n"
          "  ngram           n-gram cache (model-free, learns across requests)\n"
-         "  suffix          suffix-tree speculation (model-free, learns across requests)\n";
+         "  suffix          suffix-tree speculation (model-free, learns across requests)\n"
+#if SPECDEC_LLAMA_HEADS
+         "  medusa          trained Medusa-1 heads (training/trained/medusa.safetensors): top-k tree, greedy rule at\n"
+         "                  T = 0, sampled without replacement + recursive rejection sampling at T > 0\n"
+         "  hydra           trained Hydra heads (training/trained/hydra.safetensors), the same tree and rules\n"
+         "  clover          trained Clover-2 heads (training/trained/clover.safetensors): Clover's growth (top-p 0.9,\n"
+         "                  4 candidates per node), the same rules\n"
+         "  eagle           the trained EAGLE-1 feature drafter (training/trained/eagle.safetensors): EAGLE-2's\n"
+         "                  dynamic tree (top-k 4), the same rules\n"
+#endif
+      ;
 }
 
 //! Whether `name` needs `setup.draft` / `setup.layer_skip`.
 inline bool needs_draft_model(std::string_view name) { return name == "draft-chain" || name == "draft-tree"; }
+//! Whether `name` drafts with a trained file of training/trained (`setup.distilled`, `.medusa`, `.hydra`).
+inline bool needs_trained(std::string_view name) {
+  return name == "draft-model" || name == "medusa" || name == "hydra" || name == "clover" || name == "eagle";
+}
 inline bool needs_layer_skip(std::string_view name) { return name == "layer-skip"; }
 inline bool needs_target(std::string_view name) { return name == "layer-skip-tree"; }
 
@@ -108,8 +143,8 @@ bool with_drafter(std::string_view name, bool sampled, drafter_setup& setup, F&&
       specdec::greedy_verifier v;
       f(d, v);
     }
-  } else if (name == "draft-tree") {
-    llama_draft& model = *require(setup.draft, "draft model");
+  } else if (name == "draft-tree" || name == "draft-model") {
+    llama_draft& model = name == "draft-tree" ? *require(setup.draft, "draft model") : *require(setup.distilled, "distilled draft model");
     if (sampled) {
       specdec::sampled_tree_options o;
       o.branching = setup.branching;
@@ -138,6 +173,47 @@ bool with_drafter(std::string_view name, bool sampled, drafter_setup& setup, F&&
     specdec::suffix_tree_drafter d;
     specdec::one_hot_verifier v;
     f(d, v);
+#if SPECDEC_LLAMA_HEADS
+  } else if (name == "medusa" || name == "hydra" || name == "clover" || name == "eagle") {
+    const auto run = [&](auto& heads, auto growth) {
+      using heads_type = std::remove_reference_t<decltype(heads)>;
+      using growth_type = decltype(growth);
+      specdec::head_drafter_options h;
+      h.params = setup.draft_params;
+      if (sampled) {
+        specdec::head_drafter<heads_type, growth_type, draft_scheme::sampled_without_replacement> d(heads, growth, h);
+        specdec::rrs_verifier v;
+        f(d, v);
+      } else {
+        specdec::head_drafter<heads_type, growth_type> d(heads, growth, h);
+        specdec::greedy_verifier v;
+        f(d, v);
+      }
+    };
+    const auto need = [](auto* backend, const char* what) {
+      specdec::expects(backend != nullptr, what, "none", "trained heads for this drafter (see training/README.md)");
+      return backend;
+    };
+    if (name == "medusa") {
+      specdec::medusa_heads<medusa_backend> heads(*need(setup.medusa, "setup.medusa"));
+      run(heads, specdec::top_k_growth(setup.head_branching, setup.tree_nodes));
+    } else if (name == "hydra") {
+      run(*need(setup.hydra, "setup.hydra"), specdec::top_k_growth(setup.head_branching, setup.tree_nodes));
+    } else if (name == "clover") {
+      specdec::clover_growth_options o;
+      o.candidates = 4;
+      o.top_p = 0.9;
+      o.total_nodes = setup.tree_nodes;
+      o.max_depth = setup.tree_depth;
+      run(*need(setup.clover, "setup.clover"), specdec::clover_growth(o));
+    } else {
+      specdec::dynamic_tree_params p;
+      p.top_k = setup.tree_top_k;
+      p.max_depth = setup.tree_depth;
+      p.total_nodes = setup.tree_nodes;
+      run(*need(setup.eagle, "setup.eagle"), specdec::eagle2_growth(p));
+    }
+#endif
   } else {
     return false;
   }

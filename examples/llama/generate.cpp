@@ -24,7 +24,7 @@
 namespace {
 
 struct settings {
-  std::string model, draft_model, tokenizer, drafter = "draft-tree", prompt;
+  std::string model, draft_model, tokenizer, drafter = "draft-tree", prompt, trained = SPECDEC_TRAINED_DIR;
   float temperature = 0.0f, top_p = 1.0f;
   int top_k = 0;
   std::uint64_t seed = 1;
@@ -39,6 +39,8 @@ void usage(FILE* out) {
                "  --draft-model PATH   llama2.c checkpoint that drafts for draft-chain / draft-tree (same\n"
                "                       tokenizer; default: the target itself)\n"
                "  --draft-layers N     layer-skip: draft with the target's first N layers (default: half)\n"
+               "  --trained DIR        the trained drafters (medusa, hydra, clover, eagle, draft-model) (default: the source\n"
+               "                       tree's training/trained)\n"
                "  --tokenizer PATH     llama2.c tokenizer.bin: text prompts and text output (else ids)\n"
                "  --drafter NAME       one of (default draft-tree):\n%s"
                "  --gamma N            chain length of draft-chain / layer-skip (default 4)\n"
@@ -84,6 +86,8 @@ settings parse(int argc, char** argv) {
       s.model = value();
     } else if (arg == "--draft-model") {
       s.draft_model = value();
+    } else if (arg == "--trained") {
+      s.trained = value();
     } else if (arg == "--tokenizer") {
       s.tokenizer = value();
     } else if (arg == "--drafter") {
@@ -176,6 +180,27 @@ int main(int argc, char** argv) {
     setup.target = &target;
     setup.skip_layers = std::min(skip_layers, model.config().n_layers);
     setup.gamma = s.gamma;
+    std::optional<llama::llama_model> distilled_model;
+    std::optional<llama::llama_draft> distilled;
+    if (s.drafter == "draft-model") {
+      distilled_model = llama::llama_model::load(s.trained + "/draft.bin");
+      distilled.emplace(*distilled_model);
+      setup.distilled = &*distilled;
+    }
+#if SPECDEC_LLAMA_HEADS
+    std::optional<llama::medusa_backend> medusa;
+    std::optional<llama::hydra_backend> hydra;
+    if (s.drafter == "medusa") medusa.emplace(llama::safetensors::load(s.trained + "/medusa.safetensors"), model);
+    if (s.drafter == "hydra") hydra.emplace(llama::safetensors::load(s.trained + "/hydra.safetensors"), model);
+    std::optional<llama::clover_backend> clover;
+    std::optional<llama::eagle_backend> eagle;
+    if (s.drafter == "clover") clover.emplace(llama::safetensors::load(s.trained + "/clover.safetensors"), model);
+    if (s.drafter == "eagle") eagle.emplace(llama::safetensors::load(s.trained + "/eagle.safetensors"), model);
+    setup.medusa = medusa ? &*medusa : nullptr;
+    setup.hydra = hydra ? &*hydra : nullptr;
+    setup.clover = clover ? &*clover : nullptr;
+    setup.eagle = eagle ? &*eagle : nullptr;
+#endif
 
     specdec::request_options options;
     options.params.temperature = s.temperature;

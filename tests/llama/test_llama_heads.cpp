@@ -1,0 +1,151 @@
+// The trained drafters of training/trained on stories260K: each C++ head backend reproduces the
+// logits PyTorch computed for the same tokens (the test vectors stored in each file), and every
+// trained drafter's greedy output equals autoregressive greedy decoding, with drafts accepted.
+#include <specdec/specdec.hpp>
+#include <specdec/testing.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "drafter_registry.hpp"
+#include "llama_draft.hpp"
+#include "llama_target.hpp"
+#include "model_files.hpp"
+#include "safetensors.hpp"
+#include "support/catch.hpp"
+#include "trained_heads.hpp"
+
+using llama::llama_target;
+using specdec::index_t;
+using specdec::token_id;
+
+namespace {
+
+// Runs `heads` (regressive) the way head_drafter does along the file's test sequence: prefill the
+// tokens up to the root x[t + 1], hand over the prefill's states, prepare, then step a chain through
+// x[t + 2 ...]. Returns the largest error relative to each row's largest |logit|.
+template <class Heads>
+double test_vector_error(Heads& heads, const llama::safetensors& file, index_t depth) {
+  const llama::llama_model& model = llama_test::stories260k();
+  const index_t vocab = model.config().vocab_size;
+  const std::vector<float> t_raw = file.f32("test.context", {1});
+  const auto t = static_cast<index_t>(t_raw[0]);
+  const std::vector<float> raw = file.f32("test.tokens", {t + depth + 2});
+  const std::vector<float> expected = file.f32("test.logits", {depth, vocab});
+  std::vector<token_id> tokens;
+  for (const float x : raw) tokens.push_back(static_cast<token_id>(x));
+  const std::span<const token_id> context(tokens.data(), static_cast<std::size_t>(t + 2));  // ends with the root x[t + 1]
+  llama_target target(model);
+  target.prefill(0, context);
+  specdec::context_states states;
+  states.request = 0;
+  states.tokens = context;
+  states.first = 0;
+  states.hidden = target.last_hidden_states();
+  REQUIRE(states.hidden.rows() == t + 1);
+  heads.observe(states);
+  REQUIRE(heads.prepare(0, context) == depth);
+  std::vector<float> logits(static_cast<std::size_t>(vocab));
+  double worst = 0.0;
+  for (index_t d = 0; d < depth; ++d) {
+    const std::int32_t parent = d == 0 ? -1 : static_cast<std::int32_t>(d - 1);
+    const token_id token = tokens[static_cast<std::size_t>(t + 1 + d)];
+    const std::int32_t slot = static_cast<std::int32_t>(d);
+    specdec::head_step step;
+    step.request = 0;
+    step.depth = static_cast<std::int32_t>(d);
+    step.parents = std::span<const std::int32_t>(&parent, 1);
+    step.tokens = std::span<const token_id>(&token, 1);
+    step.slots = std::span<const std::int32_t>(&slot, 1);
+    heads.step(step, specdec::matrix_view<float>(logits.data(), 1, vocab));
+    double scale = 0.0, err = 0.0;
+    for (index_t v = 0; v < vocab; ++v) {
+      const double e = expected[static_cast<std::size_t>(d * vocab + v)];
+      scale = std::max(scale, std::abs(e));
+      err = std::max(err, std::abs(e - static_cast<double>(logits[static_cast<std::size_t>(v)])));
+    }
+    worst = std::max(worst, err / scale);
+  }
+  return worst;
+}
+
+std::vector<std::vector<token_id>> prompts() {
+  std::vector<std::vector<token_id>> out;
+  for (const char* text : {"Once upon a time", "Tom had a red ball. He", "The little cat was sad because", "Ben liked to"}) {
+    out.push_back(llama_test::tok512().encode(text));
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("trained Medusa heads reproduce PyTorch's logits on the stored test vectors") {
+  const llama::safetensors file = llama::safetensors::load(llama_test::trained_path("medusa.safetensors"));
+  llama::medusa_backend backend(file, llama_test::stories260k());
+  specdec::medusa_heads<llama::medusa_backend> heads(backend);
+  const double err = test_vector_error(heads, file, backend.num_heads());
+  INFO("max relative error " << err);
+  CHECK(err < 1e-4);
+}
+
+TEST_CASE("trained Hydra heads reproduce PyTorch's logits on the stored test vectors") {
+  const llama::safetensors file = llama::safetensors::load(llama_test::trained_path("hydra.safetensors"));
+  llama::hydra_backend backend(file, llama_test::stories260k());
+  const double err = test_vector_error(backend, file, backend.depth());
+  INFO("max relative error " << err);
+  CHECK(err < 1e-4);
+}
+
+TEST_CASE("trained Clover-2 heads reproduce PyTorch's logits on the stored test vectors") {
+  const llama::safetensors file = llama::safetensors::load(llama_test::trained_path("clover.safetensors"));
+  llama::clover_backend backend(file, llama_test::stories260k());
+  const double err = test_vector_error(backend, file, backend.depth());
+  INFO("max relative error " << err);
+  CHECK(err < 1e-4);
+}
+
+TEST_CASE("the trained EAGLE drafter reproduces PyTorch's logits on the stored test vectors") {
+  const llama::safetensors file = llama::safetensors::load(llama_test::trained_path("eagle.safetensors"));
+  llama::eagle_backend backend(file, llama_test::stories260k());
+  const double err = test_vector_error(backend, file, backend.depth());
+  INFO("max relative error " << err);
+  CHECK(err < 1e-4);
+}
+
+TEST_CASE("a head file of another kind or shape is rejected, naming the field") {
+  const llama::safetensors file = llama::safetensors::load(llama_test::trained_path("hydra.safetensors"));
+  REQUIRE_THROWS_WITH(llama::medusa_backend(file, llama_test::stories260k()), contains_text("__metadata__.kind"));
+}
+
+TEST_CASE("trained drafters: greedy output equals autoregressive greedy, with drafts accepted") {
+  const llama::llama_model& model = llama_test::stories260k();
+  const llama::llama_model distilled_model = llama::llama_model::load(llama_test::trained_path("draft.bin"));
+  const llama::safetensors medusa_file = llama::safetensors::load(llama_test::trained_path("medusa.safetensors"));
+  const llama::safetensors hydra_file = llama::safetensors::load(llama_test::trained_path("hydra.safetensors"));
+  const llama::safetensors clover_file = llama::safetensors::load(llama_test::trained_path("clover.safetensors"));
+  const llama::safetensors eagle_file = llama::safetensors::load(llama_test::trained_path("eagle.safetensors"));
+  const std::vector<std::vector<token_id>> ps = prompts();
+  for (const std::string name : {"draft-model", "medusa", "hydra", "clover", "eagle"}) {
+    llama_target target(model);
+    llama::llama_draft distilled(distilled_model);
+    llama::medusa_backend medusa(medusa_file, model);
+    llama::hydra_backend hydra(hydra_file, model);
+    llama::clover_backend clover(clover_file, model);
+    llama::eagle_backend eagle(eagle_file, model);
+    llama::drafter_setup setup;
+    setup.clover = &clover;
+    setup.eagle = &eagle;
+    setup.distilled = &distilled;
+    setup.medusa = &medusa;
+    setup.hydra = &hydra;
+    specdec::testing::greedy_report report;
+    REQUIRE(llama::with_drafter(name, false, setup, [&](auto& drafter, auto& verifier) {
+      report = specdec::testing::check_greedy(target, drafter, verifier, std::span<const std::vector<token_id>>(ps), 120);
+    }));
+    INFO(name << ": " << report.text());
+    REQUIRE(report.identical);
+    CHECK(report.tokens == 120 * static_cast<index_t>(ps.size()));
+    CHECK(report.speculative.tokens_per_step() > 1.3);  // trained drafts are accepted
+  }
+}
