@@ -26,6 +26,7 @@
 #include "specdec/tree/position_ids.hpp"
 #include "specdec/tree/root_to_leaf_paths.hpp"
 #include "specdec/tree/sequence_trie_builder.hpp"
+#include "specdec/tree/medusa_planner.hpp"
 #include "specdec/tree/sequoia_planner.hpp"
 #include "specdec/tree/sibling_links.hpp"
 #include "specdec/tree/static_tree_builder.hpp"
