@@ -290,8 +290,7 @@ clover_backend::clover_backend(const safetensors& file, const llama_model& targe
   mlp_b_ = file.f32("clover.mlp.bias", {dim_});
   mlp2_w_ = file.f32("clover.mlp2.weight", {dim_, 2 * dim_});
   mlp2_b_ = file.f32("clover.mlp2.bias", {dim_});
-  specdec::expects(file.meta_int("regressive", 0, 1) == 1, file.source() + ": __metadata__.regressive", file.meta("regressive"),
-                   "1 (the ablation without the regressive connection is for training reports only)");
+  regressive_ = file.meta_int("regressive", 0, 1) == 1;
   a_.resize(static_cast<std::size_t>(2 * dim_));
   b_.resize(static_cast<std::size_t>(2 * dim_));
   c_.resize(static_cast<std::size_t>(dim_));
@@ -370,9 +369,14 @@ void clover_backend::step(const specdec::head_step& step, matrix_view<float> log
       dense(mlp_w_, &mlp_b_, dim_, dim_, a_.data(), c_.data());
     } else {
       const float* parent = slot(step.parents[r]);
-      std::copy_n(parent, dim_, b_.data());
-      res_attention(attn2_, dim_, target_->config().n_heads, b_.data(), emb, a_.data());
-      std::copy_n(emb, dim_, a_.data() + dim_);  // [s'; E x]
+      if (regressive_) {
+        std::copy_n(parent, dim_, b_.data());
+        res_attention(attn2_, dim_, target_->config().n_heads, b_.data(), emb, a_.data());
+        std::copy_n(emb, dim_, a_.data() + dim_);  // [s'; E x]
+      } else {  // the ablation: the state passes unchanged and the token's embedding is zeros
+        std::copy_n(parent, dim_, a_.data());
+        std::fill_n(a_.data() + dim_, dim_, 0.0f);
+      }
       dense(mlp2_w_, &mlp2_b_, dim_, 2 * dim_, a_.data(), c_.data());
     }
     std::copy_n(a_.data(), dim_, slot(step.slots[r]));

@@ -91,13 +91,18 @@ struct draft_kv {
 //! norm -- giving the root's state; the depth-0 logits are W norm_head(mlp(state)); deeper nodes
 //! (regressive connection + attention decoder) s' = attn2(s, E x), logits W norm_head(mlp2 [s'; E x]).
 //! attn(x, y) = x + v(y) * cos(q(norm(x)), k(y)) per attention head. Tensors `clover.*`
-//! (training/heads.py `Clover.tensors`). O(context) per step for the layer's attention.
+//! (training/heads.py `Clover.tensors`). O(context) per step for the layer's attention. The ablations of
+//! training/README.md load too: `__metadata__.augment` 0 drops the layer (u = attn1(h[j], E x[j+1])),
+//! `regressive` 0 drops the drafted tokens after depth 0 (s' = s, mlp2 [s; 0]).
 class clover_backend {
 public:
   clover_backend(const safetensors& file, const llama_model& target);
 
   [[nodiscard]] index_t vocab_size() const noexcept { return vocab_; }
   [[nodiscard]] index_t depth() const noexcept { return depth_; }
+  //! Whether the file has the augmenting block / the regressive connection (both, except in ablations).
+  [[nodiscard]] bool augmented() const noexcept { return augment_; }
+  [[nodiscard]] bool regressive() const noexcept { return regressive_; }
   void observe(const specdec::context_states& states);
   index_t prepare(specdec::request_id request, std::span<const token_id> tokens);
   void step(const specdec::head_step& step, matrix_view<float> logits);
@@ -120,7 +125,7 @@ private:
 
   const llama_model* target_;
   index_t depth_ = 0, dim_ = 0, vocab_ = 0;
-  bool augment_ = true;
+  bool augment_ = true, regressive_ = true;
   attention_weights attn1_, attn2_;
   layer_weights layer_;
   std::vector<float> norm_aug_, norm_head_, mlp_w_, mlp_b_, mlp2_w_, mlp2_b_;

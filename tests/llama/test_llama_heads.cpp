@@ -105,6 +105,18 @@ TEST_CASE("trained Clover-2 heads reproduce PyTorch's logits on the stored test 
   CHECK(err < 1e-4);
 }
 
+TEST_CASE("the Clover ablations (no regressive connection, no augmenting block) reproduce PyTorch's logits") {
+  for (const std::string name : {"ablations/clover-no-regressive.safetensors", "ablations/clover-no-augment.safetensors"}) {
+    const llama::safetensors file = llama::safetensors::load(llama_test::trained_path(name));
+    llama::clover_backend backend(file, llama_test::stories260k());
+    CHECK(backend.regressive() != (name.find("no-regressive") != std::string::npos));
+    CHECK(backend.augmented() != (name.find("no-augment") != std::string::npos));
+    const double err = test_vector_error(backend, file, backend.depth());
+    INFO(name << ": max relative error " << err);
+    CHECK(err < 1e-4);
+  }
+}
+
 TEST_CASE("the trained EAGLE drafter reproduces PyTorch's logits on the stored test vectors") {
   const llama::safetensors file = llama::safetensors::load(llama_test::trained_path("eagle.safetensors"));
   llama::eagle_backend backend(file, llama_test::stories260k());
