@@ -333,3 +333,36 @@ def load_safetensors(path):
         a, b = h["data_offsets"]
         out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).view(h["shape"]) if b > a else torch.zeros(h["shape"])
     return out, meta
+
+
+def load(path, target):
+    """A head module rebuilt from a file that `export` wrote: the kind, depth and (Clover) ablation
+    flags from `__metadata__`, every tensor of `tensors()` copied in (names and shapes checked; the
+    `test.*` vectors are returned, not loaded). Returns (module in eval mode, metadata, test vectors)."""
+    tensors, meta = load_safetensors(path)
+    kinds = {"medusa": Medusa, "hydra": Hydra, "clover": Clover, "eagle": Eagle}
+    kind = meta.get("kind")
+    if kind not in kinds:
+        raise ValueError(f"{path}: unknown head kind {kind!r}")
+    c = target.c
+    for key, want in (("dim", c.dim), ("vocab_size", c.vocab_size)):
+        if key in meta and int(meta[key]) != want:
+            raise ValueError(f"{path}: {key} {meta[key]} but the target has {want}")
+    depth = int(meta["depth"])
+    if kind == "clover":
+        module = Clover(target, depth, regressive=meta.get("regressive", "1") == "1", augment=meta.get("augment", "1") == "1")
+    else:
+        module = kinds[kind](target, depth)
+    own = module.tensors()
+    tests = {k: v for k, v in tensors.items() if k.startswith("test.")}
+    stored = {k: v for k, v in tensors.items() if not k.startswith("test.")}
+    if set(own) != set(stored):
+        raise ValueError(f"{path}: tensors differ from a {kind} head's: missing {sorted(set(own) - set(stored))}, "
+                         f"unexpected {sorted(set(stored) - set(own))}")
+    with torch.no_grad():
+        for name, dst in own.items():  # parameters or views of them (Medusa's lm_head[k]): copied in place
+            if list(dst.shape) != list(stored[name].shape):
+                raise ValueError(f"{path}: {name} has shape {list(stored[name].shape)}, expected {list(dst.shape)}")
+            dst.copy_(stored[name])
+    module.eval()
+    return module, meta, tests

@@ -2,7 +2,8 @@
 # The whole training pipeline, one command: self-distillation data from stories260K, then Medusa,
 # Hydra, Clover and EAGLE heads (safetensors) and a 2-layer draft model (llama2.c format), each with a
 # fixed seed, into training/trained/ with SHA256SUMS and report.jsonl (parameter counts, held-out
-# agreement, seconds). Heavy work runs under nice -n 19.
+# agreement, seconds), and the Medusa heads' acceptance statistics on the training split
+# (calibrate.py: medusa_acceptance.txt). Heavy work runs under nice -n 19.
 #
 #   training/run_all.sh [--smoke] [--reuse-data]
 #     --smoke       tiny data and 20 steps per drafter (about a minute), into build/training/smoke/, for
@@ -42,6 +43,10 @@ for kind in medusa hydra clover eagle; do
   "${run[@]}" training/train.py --kind $kind --data "$data" --models "$models" --steps "$steps" --seed 1 \
     --out "$out/$kind.safetensors" --report "$report"
 done
+# acceptance statistics of the Medusa heads for static tree planning (training split only)
+if [ $smoke = 1 ]; then positions=512; sims=2; else positions=65536; sims=4; fi
+"${run[@]}" training/calibrate.py --head "$out/medusa.safetensors" --data "$data" --models "$models" --seed 1 \
+  --positions $positions --sims $sims --out "$out/medusa_acceptance.txt"
 "${run[@]}" training/train.py --kind draft --data "$data" --models "$models" --steps "$steps" --seed 1 \
   --out "$out/draft.bin" --report "$report"
 if [ "${ABLATIONS:-0}" = 1 ] && [ $smoke = 0 ]; then
@@ -51,5 +56,6 @@ if [ "${ABLATIONS:-0}" = 1 ] && [ $smoke = 0 ]; then
       --out "build/training/ablations/clover$flag.safetensors" --report build/training/ablations/report.jsonl
   done
 fi
-(cd "$out" && sha256sum medusa.safetensors hydra.safetensors clover.safetensors eagle.safetensors draft.bin > SHA256SUMS)
+(cd "$out" && sha256sum medusa.safetensors hydra.safetensors clover.safetensors eagle.safetensors draft.bin \
+  medusa_acceptance.txt > SHA256SUMS)
 echo "run_all: done in $(( $(date +%s) - start )) s -> $out"

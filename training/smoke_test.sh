@@ -2,7 +2,7 @@
 # The `training` ctest label: a one-minute smoke run of the whole pipeline (training/run_all.sh
 # --smoke: tiny data, 20 steps per drafter, into build/training/smoke/) when the distribution's
 # PyTorch is importable; exit code 4 (ctest: skipped) otherwise. Checks that every drafter was
-# written and re-reads each safetensors file.
+# written, re-reads each safetensors file and checks the shape of medusa_acceptance.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
@@ -27,5 +27,12 @@ for kind in ("medusa", "hydra", "clover", "eagle"):
     tensors, meta = heads.load_safetensors(os.path.join(out, kind + ".safetensors"))
     assert meta["kind"] == kind and "test.logits" in tensors, (kind, meta)
 assert os.path.getsize(os.path.join(out, "draft.bin")) > 28
-print("training smoke: every drafter trained, exported and re-read")
+rows = [l.split() for l in open(os.path.join(out, "medusa_acceptance.txt")) if not l.startswith("#")]
+table = {(r[0], int(r[1]), int(r[2])): float(r[3]) for r in rows}
+assert len(rows) == len(table) == 5 * 10 + 5 * 8 and all(len(r) == 4 for r in rows), rows
+for kind, n in (("greedy", 10), ("sampled", 8)):
+    for d in range(5):
+        row = [table[(kind, d, r)] for r in range(n)]
+        assert min(row) >= 0 and sum(row) <= 1 + 1e-5, (kind, d, row)
+print("training smoke: every drafter trained, exported and re-read; Medusa's acceptance statistics written")
 PY
