@@ -11,8 +11,9 @@
 #     --reuse-data  keep build/training/data.pt when it exists (same seed and sizes: the same data)
 #
 # Environment: SPECDEC_MODEL_DIR (default ../shared/models), SPECDEC_TRAIN_THREADS (default 2; use 1
-# on a machine busy with other work), STEPS (default 600), ABLATIONS=1 to also train the Clover
-# ablations (regressive connection off, augmenting block off) into build/training/ablations/.
+# on a machine busy with other work), STEPS (default 600), ABLATIONS=0 to skip the Clover ablations
+# (regressive connection off, augmenting block off; same seed, data and steps) that otherwise go to
+# training/trained/ablations/ with their own SHA256SUMS and report.jsonl (not in --smoke runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models="${SPECDEC_MODEL_DIR:-$(cd .. && pwd)/shared/models}"
@@ -49,12 +50,14 @@ if [ $smoke = 1 ]; then positions=512; sims=2; else positions=65536; sims=4; fi
   --positions $positions --sims $sims --out "$out/medusa_acceptance.txt"
 "${run[@]}" training/train.py --kind draft --data "$data" --models "$models" --steps "$steps" --seed 1 \
   --out "$out/draft.bin" --report "$report"
-if [ "${ABLATIONS:-0}" = 1 ] && [ $smoke = 0 ]; then
-  mkdir -p build/training/ablations
-  for flag in --no-regressive --no-augment; do
-    "${run[@]}" training/train.py --kind clover $flag --data "$data" --models "$models" --steps "$steps" --seed 1 \
-      --out "build/training/ablations/clover$flag.safetensors" --report build/training/ablations/report.jsonl
+if [ "${ABLATIONS:-1}" = 1 ] && [ $smoke = 0 ]; then
+  mkdir -p "$out/ablations"
+  : > "$out/ablations/report.jsonl"
+  for variant in no-regressive no-augment; do
+    "${run[@]}" training/train.py --kind clover --$variant --data "$data" --models "$models" --steps "$steps" --seed 1 \
+      --out "$out/ablations/clover-$variant.safetensors" --report "$out/ablations/report.jsonl"
   done
+  (cd "$out/ablations" && sha256sum clover-no-regressive.safetensors clover-no-augment.safetensors > SHA256SUMS)
 fi
 (cd "$out" && sha256sum medusa.safetensors hydra.safetensors clover.safetensors eagle.safetensors draft.bin \
   medusa_acceptance.txt > SHA256SUMS)

@@ -5,6 +5,7 @@
 //! nlohmann-json (SPECDEC_LLAMA_HEADS).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -32,6 +33,8 @@ struct drafter_setup {
   clover_backend* clover = nullptr;    //!< clover: trained Clover-2 heads (training/trained/clover.safetensors)
   eagle_backend* eagle = nullptr;      //!< eagle: the trained EAGLE-1 feature drafter (training/trained/eagle.safetensors)
   std::vector<std::int32_t> head_branching{4, 2, 2, 1, 1};  //!< medusa, hydra: children per depth (top-k growth)
+  //! medusa: a static shape instead of top-k growth (`plan_medusa_tree` or `plan_sequoia_tree` choices).
+  std::optional<specdec::tree_choices> medusa_choices;
 #endif
   specdec::index_t skip_layers = 2;    //!< layer-skip-tree: how many of the target's layers draft
   specdec::index_t gamma = 4;          //!< chain length
@@ -196,7 +199,11 @@ bool with_drafter(std::string_view name, bool sampled, drafter_setup& setup, F&&
     };
     if (name == "medusa") {
       specdec::medusa_heads<medusa_backend> heads(*need(setup.medusa, "setup.medusa"));
-      run(heads, specdec::top_k_growth(setup.head_branching, setup.tree_nodes));
+      if (setup.medusa_choices) {
+        run(heads, specdec::static_growth(*setup.medusa_choices));
+      } else {
+        run(heads, specdec::top_k_growth(setup.head_branching, setup.tree_nodes));
+      }
     } else if (name == "hydra") {
       run(*need(setup.hydra, "setup.hydra"), specdec::top_k_growth(setup.head_branching, setup.tree_nodes));
     } else if (name == "clover") {

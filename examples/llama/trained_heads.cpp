@@ -171,6 +171,8 @@ void medusa_backend::apply_heads(const_matrix_view<float> states, matrix_view<fl
   specdec::expects(states.cols() == dim_, "states.cols()", states.cols(), "== hidden_size()");
   specdec::expects(logits.rows() >= states.rows() * heads_ && logits.cols() == vocab_, "logits.cols()", logits.cols(),
                    "== vocab_size() with rows() * num_heads() rows");
+  ++calls_.root_calls;
+  calls_.root_rows += static_cast<std::uint64_t>(states.rows());
   float* block = scratch_.data();
   for (index_t r = 0; r < states.rows(); ++r) {
     const float* s = states.row_data(r);
@@ -237,6 +239,8 @@ void hydra_backend::step(const specdec::head_step& step, matrix_view<float> logi
                    "== vocab_size() with a row per frontier node");
   const context& c = at(step.request);
   specdec::expects(!c.state.empty(), "step.request", step.request, "a request with a context state (call prepare first)");
+  ++calls_.node_calls;
+  calls_.node_rows += step.tokens.size();
   const auto d = static_cast<std::size_t>(step.depth);
   const row_map classifier(target_->classifier(), vocab_, dim_);
   for (std::size_t r = 0; r < step.tokens.size(); ++r) {
@@ -333,6 +337,8 @@ index_t clover_backend::prepare(specdec::request_id request, std::span<const tok
   // The augmenting block over the newly committed positions j: u = attn1(h[j], E x[j + 1]), one layer
   // (causal over every position processed so far), norm. The last one is the root's state.
   const auto rows = static_cast<index_t>(c.pending.size()) / dim_;
+  calls_.context_calls += rows > 0 ? 1 : 0;
+  calls_.context_rows += static_cast<std::uint64_t>(rows);
   const index_t kvd = target_->config().kv_dim();
   std::vector<float> k(static_cast<std::size_t>(kvd)), v(static_cast<std::size_t>(kvd));
   c.root.resize(static_cast<std::size_t>(dim_));
@@ -359,6 +365,13 @@ void clover_backend::step(const specdec::head_step& step, matrix_view<float> log
                    "== vocab_size() with a row per frontier node");
   const context& c = at(step.request);
   specdec::expects(!c.root.empty(), "step.request", step.request, "a request with a context state (call prepare first)");
+  if (step.depth == 0) {
+    ++calls_.root_calls;
+    calls_.root_rows += step.tokens.size();
+  } else {
+    ++calls_.node_calls;
+    calls_.node_rows += step.tokens.size();
+  }
   const row_map classifier(target_->classifier(), vocab_, dim_);
   for (std::size_t r = 0; r < step.tokens.size(); ++r) {
     const token_id x = step.tokens[r];
@@ -435,6 +448,8 @@ index_t eagle_backend::prepare(specdec::request_id request, std::span<const toke
   // (f[n - 2], x[n - 1]) is the depth-0 node.
   const index_t kvd = target_->config().kv_dim();
   std::vector<float> k(static_cast<std::size_t>(kvd)), v(static_cast<std::size_t>(kvd)), out(static_cast<std::size_t>(dim_));
+  calls_.context_calls += c.kv.rows < n - 2 ? 1 : 0;
+  calls_.context_rows += static_cast<std::uint64_t>(std::max<index_t>(0, n - 2 - c.kv.rows));
   for (index_t i = c.kv.rows; i < n - 2; ++i) {
     std::copy_n(target_->token_embedding() + tokens[static_cast<std::size_t>(i + 1)] * dim_, dim_, input_.data());
     std::copy_n(c.states.data() + i * dim_, dim_, input_.data() + dim_);
@@ -449,6 +464,8 @@ void eagle_backend::step(const specdec::head_step& step, matrix_view<float> logi
   specdec::expects(step.depth >= 0 && step.depth < depth_, "step.depth", step.depth, "in [0, depth())");
   specdec::expects(logits.rows() >= static_cast<index_t>(step.tokens.size()) && logits.cols() == vocab_, "logits.cols()", logits.cols(),
                    "== vocab_size() with a row per frontier node");
+  ++calls_.node_calls;
+  calls_.node_rows += step.tokens.size();
   context& c = at(step.request);
   const auto have = static_cast<index_t>(c.states.size()) / dim_;
   specdec::expects(have > 0, "step.request", step.request, "a request with a context state (call prepare first)");

@@ -4,6 +4,7 @@
 //! trained_heads.cpp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,15 @@
 #include "safetensors.hpp"
 
 namespace llama {
+
+//! What a head backend computed, for pricing its work at another model shape (scripts/results): calls
+//! over the committed context (Clover's augmenting block, EAGLE's layer over new positions), calls for
+//! the root (Medusa's heads, Clover's depth-0 head) and calls for deeper nodes, each with its rows.
+struct head_call_counts {
+  std::uint64_t context_calls = 0, context_rows = 0;
+  std::uint64_t root_calls = 0, root_rows = 0;
+  std::uint64_t node_calls = 0, node_rows = 0;
+};
 
 //! Medusa-1 heads (Cai et al., 2024): head k on the target's final-norm state s writes
 //! W_k (s + SiLU(A_k s + b_k)), the distribution of the token k + 1 places after the root. Tensors
@@ -30,10 +40,13 @@ public:
   //! Logits row r * num_heads() + k = head k on state row r. O(rows x K x (D^2 + V D)).
   void apply_heads(const_matrix_view<float> states, matrix_view<float> logits);
 
+  [[nodiscard]] const head_call_counts& calls() const noexcept { return calls_; }
+
 private:
   index_t heads_ = 0, dim_ = 0, vocab_ = 0;
   std::vector<std::vector<float>> block_w_, block_b_, lm_head_;
   std::vector<float> scratch_;
+  head_call_counts calls_;
 };
 static_assert(specdec::independent_heads<medusa_backend>);
 
@@ -54,6 +67,8 @@ public:
   void step(const specdec::head_step& step, matrix_view<float> logits);
   void release(specdec::request_id request);
 
+  [[nodiscard]] const head_call_counts& calls() const noexcept { return calls_; }
+
 private:
   struct context {
     std::vector<float> state;
@@ -69,6 +84,7 @@ private:
   std::vector<float> slots_;  // [slot, D]
   std::vector<float> input_, hidden_, next_;
   specdec::request_id request_ = 0;
+  head_call_counts calls_;
 };
 static_assert(specdec::regressive_heads<hydra_backend>);
 
@@ -112,6 +128,8 @@ public:
     std::vector<float> norm, q, qb, k, kb, v, vb;
   };
 
+  [[nodiscard]] const head_call_counts& calls() const noexcept { return calls_; }
+
 private:
   struct context {
     std::vector<float> pending;  // observed states not yet through the augmenting block, [rows, D]
@@ -133,6 +151,7 @@ private:
   std::vector<float> slots_;
   std::vector<float> a_, b_, c_;
   specdec::request_id request_ = 0;
+  head_call_counts calls_;
 };
 static_assert(specdec::regressive_heads<clover_backend>);
 
@@ -152,6 +171,8 @@ public:
   index_t prepare(specdec::request_id request, std::span<const token_id> tokens);
   void step(const specdec::head_step& step, matrix_view<float> logits);
   void release(specdec::request_id request);
+
+  [[nodiscard]] const head_call_counts& calls() const noexcept { return calls_; }
 
 private:
   struct context {
@@ -174,6 +195,7 @@ private:
   std::vector<node> nodes_;
   std::vector<float> input_, x_;
   specdec::request_id request_ = 0;
+  head_call_counts calls_;
 };
 static_assert(specdec::regressive_heads<eagle_backend>);
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "drafter_registry.hpp"
@@ -15,6 +16,7 @@
 #include "safetensors.hpp"
 #include "support/catch.hpp"
 #include "trained_heads.hpp"
+#include "verify/faulty_rules.hpp"
 
 using llama::llama_target;
 using specdec::index_t;
@@ -160,4 +162,46 @@ TEST_CASE("trained drafters: greedy output equals autoregressive greedy, with dr
     CHECK(report.tokens == 120 * static_cast<index_t>(ps.size()));
     CHECK(report.speculative.tokens_per_step() > 1.3);  // trained drafts are accepted
   }
+}
+
+TEST_CASE("trained Clover heads at T = 1: the first two tokens are distributed as the target's (and a wrong rule is caught)") {
+  // Chi-square test of homogeneity at alpha = 1e-6 between 6000 speculative and 6000 autoregressive
+  // generations of two tokens after a prompt, over the real model and the trained heads: the heads'
+  // states flow through observe/prepare, trees are drafted to full depth (up to 24 nodes) by sampling
+  // without replacement and verified by recursive rejection sampling. The same run with the residual
+  // left unnormalised must be rejected, so the test has the power to see a lossy rule here.
+  const llama::llama_model& model = llama_test::stories260k();
+  const llama::safetensors clover_file = llama::safetensors::load(llama_test::trained_path("clover.safetensors"));
+  specdec::testing::integration_config config;
+  config.prompt = llama_test::tok512().encode("Once upon a time, there was a little");
+  config.tokens = 2;
+  config.trials = 6000;
+  config.params.temperature = 1.0f;
+  config.speculation.max_nodes = 24;
+  config.speculation.max_depth = 5;
+  const auto run = [&](auto fault) {
+    llama_target target(model);
+    llama::clover_backend clover(clover_file, model);
+    llama::drafter_setup setup;
+    setup.clover = &clover;
+    specdec::testing::integration_report report;
+    REQUIRE(llama::with_drafter("clover", true, setup, [&](auto& drafter, auto&) {
+      // with_drafter instantiates this for every drafter; "clover" sampled is drawn without replacement.
+      if constexpr (std::remove_cvref_t<decltype(drafter)>::scheme == specdec::draft_scheme::sampled_without_replacement) {
+        specdec_test::rrs_verifier_with<decltype(fault)::value> verifier;
+        report = specdec::testing::check_lossless(target, drafter, verifier, config);
+      } else {
+        FAIL("clover at T = 1 should draw without replacement");
+      }
+    }));
+    return report;
+  };
+  using specdec::testing::injected_fault;
+  const auto exact = run(std::integral_constant<injected_fault, injected_fault::none>{});
+  INFO("exact rule: " << exact.text());
+  CHECK(exact.passes());
+  CHECK(exact.speculative.tokens_per_step() > 1.5);  // drafts are accepted: the trees take part
+  const auto wrong = run(std::integral_constant<injected_fault, injected_fault::skip_renormalisation>{});
+  INFO("unnormalised residual: " << wrong.text());
+  CHECK(!wrong.passes());
 }
