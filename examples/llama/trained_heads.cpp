@@ -138,6 +138,20 @@ void append_kv(draft_kv& kv, index_t kvd, const float* k, const float* v) {
   ++kv.rows;
 }
 
+// Request r's entry of a per-request table, grown on first use.
+template <class Context>
+Context& entry(std::vector<Context>& table, specdec::request_id r) {
+  if (r >= table.size()) table.resize(static_cast<std::size_t>(r) + 1);
+  return table[r];
+}
+
+// Slot s of a [slots, dim] state table that grows geometrically.
+float* state_row(std::vector<float>& table, std::int32_t s, index_t dim) {
+  const auto need = (static_cast<std::size_t>(s) + 1) * static_cast<std::size_t>(dim);
+  if (table.size() < need) table.resize(std::max(need, 2 * table.size()));
+  return table.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(dim);
+}
+
 } // namespace
 
 layer_weights layer_weights::load(const safetensors& file, const std::string& p, const llama_config& c) {
@@ -201,16 +215,9 @@ hydra_backend::hydra_backend(const safetensors& file, const llama_model& target)
   next_.resize(static_cast<std::size_t>(dim_));
 }
 
-hydra_backend::context& hydra_backend::at(specdec::request_id request) {
-  if (request >= contexts_.size()) contexts_.resize(static_cast<std::size_t>(request) + 1);
-  return contexts_[request];
-}
+hydra_backend::context& hydra_backend::at(specdec::request_id request) { return entry(contexts_, request); }
 
-float* hydra_backend::slot(std::int32_t s) {
-  const auto need = (static_cast<std::size_t>(s) + 1) * static_cast<std::size_t>(dim_);
-  if (slots_.size() < need) slots_.resize(std::max(need, 2 * slots_.size()));
-  return slots_.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(dim_);
-}
+float* hydra_backend::slot(std::int32_t s) { return state_row(slots_, s, dim_); }
 
 void hydra_backend::observe(const specdec::context_states& states) {
   if (states.hidden.rows() == 0) return;
@@ -300,16 +307,9 @@ clover_backend::clover_backend(const safetensors& file, const llama_model& targe
   c_.resize(static_cast<std::size_t>(dim_));
 }
 
-clover_backend::context& clover_backend::at(specdec::request_id request) {
-  if (request >= contexts_.size()) contexts_.resize(static_cast<std::size_t>(request) + 1);
-  return contexts_[request];
-}
+clover_backend::context& clover_backend::at(specdec::request_id request) { return entry(contexts_, request); }
 
-float* clover_backend::slot(std::int32_t s) {
-  const auto need = (static_cast<std::size_t>(s) + 1) * static_cast<std::size_t>(dim_);
-  if (slots_.size() < need) slots_.resize(std::max(need, 2 * slots_.size()));
-  return slots_.data() + static_cast<std::size_t>(s) * static_cast<std::size_t>(dim_);
-}
+float* clover_backend::slot(std::int32_t s) { return state_row(slots_, s, dim_); }
 
 void clover_backend::observe(const specdec::context_states& states) {
   if (states.hidden.rows() == 0) return;
@@ -411,10 +411,7 @@ eagle_backend::eagle_backend(const safetensors& file, const llama_model& target)
   x_.resize(static_cast<std::size_t>(dim_));
 }
 
-eagle_backend::context& eagle_backend::at(specdec::request_id request) {
-  if (request >= contexts_.size()) contexts_.resize(static_cast<std::size_t>(request) + 1);
-  return contexts_[request];
-}
+eagle_backend::context& eagle_backend::at(specdec::request_id request) { return entry(contexts_, request); }
 
 eagle_backend::node& eagle_backend::slot(std::int32_t s) {
   if (static_cast<std::size_t>(s) >= nodes_.size()) nodes_.resize(static_cast<std::size_t>(s) + 1);
