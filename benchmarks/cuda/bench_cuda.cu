@@ -365,25 +365,35 @@ void BM_chain_speculative_sampling(benchmark::State& state) {
   });
 }
 
+// The flattening's outputs for `total` nodes of `b` trees (positions, packed mask of `words` words per
+// row, `cols`-column paths, leaf counts, sibling links) and the launcher's view of them.
+struct flatten_buffers {
+  flatten_buffers(std::size_t total, std::int64_t b, std::int32_t words, std::int32_t cols)
+      : positions(total), paths(total * static_cast<std::size_t>(cols)), leaves(static_cast<std::size_t>(b)), first(total), next(total),
+        mask(total * static_cast<std::size_t>(words)) {
+    out.position_ids = positions.data;
+    out.packed_mask = mask.data;
+    out.mask_words = words;
+    out.paths = paths.data;
+    out.path_cols = cols;
+    out.leaf_counts = leaves.data;
+    out.first_child = first.data;
+    out.next_sibling = next.data;
+  }
+  device_array<std::int32_t> positions, paths, leaves, first, next;
+  device_array<std::uint32_t> mask;
+  sc::flatten_outputs out;
+};
+
 void BM_flatten_trees(benchmark::State& state) {
   const tree_batch<float> t(state.range(0), static_cast<std::int32_t>(state.range(1)), 1000, 0);
   const auto total = static_cast<std::size_t>(t.b * t.n);
   const std::int32_t words = (t.n + 31) / 32;
   const std::int32_t cols = 8;
   device_array<std::int32_t> contexts(std::vector<std::int32_t>(static_cast<std::size_t>(t.b), 100));
-  device_array<std::int32_t> positions(total), paths(total * cols), leaves(static_cast<std::size_t>(t.b)), first(total), next(total);
-  device_array<std::uint32_t> mask(total * static_cast<std::size_t>(words));
-  sc::flatten_outputs out;
-  out.position_ids = positions.data;
-  out.packed_mask = mask.data;
-  out.mask_words = words;
-  out.paths = paths.data;
-  out.path_cols = cols;
-  out.leaf_counts = leaves.data;
-  out.first_child = first.data;
-  out.next_sibling = next.data;
+  flatten_buffers f(total, t.b, words, cols);
   const double bytes = static_cast<double>(total) * (4.0 * 4 + 4.0 * words + 4.0 * cols);
-  time_launches(state, bytes, [&] { return sc::flatten_trees(t.trees(), contexts.data, out); });
+  time_launches(state, bytes, [&] { return sc::flatten_trees(t.trees(), contexts.data, f.out); });
 }
 
 // The dense (unpacked) ancestor mask alone: [B * nodes, nodes] bytes written.
@@ -431,18 +441,7 @@ void BM_build_and_flatten(benchmark::State& state) {
   device_array<std::int32_t> contexts(std::vector<std::int32_t>(static_cast<std::size_t>(b), 100));
   const std::int32_t words = (n + 31) / 32;
   const std::int32_t cols = heads + 1;
-  device_array<std::int32_t> positions(total), path_rows(total * static_cast<std::size_t>(cols)), leaves(static_cast<std::size_t>(b)),
-      first(total), next(total);
-  device_array<std::uint32_t> mask(total * static_cast<std::size_t>(words));
-  sc::flatten_outputs out;
-  out.position_ids = positions.data;
-  out.packed_mask = mask.data;
-  out.mask_words = words;
-  out.paths = path_rows.data;
-  out.path_cols = cols;
-  out.leaf_counts = leaves.data;
-  out.first_child = first.data;
-  out.next_sibling = next.data;
+  flatten_buffers f(total, b, words, cols);
   const sc::static_tree_shape shape{shape_parents.data, shape_ranks.data, shape_depths.data, n};
   const specdec::token_tree_batch_view trees(specdec::ragged_offsets(offsets.data, static_cast<index_t>(b + 1)), tokens.data,
                                              tree_parents.data, tree_depths.data);
@@ -450,7 +449,7 @@ void BM_build_and_flatten(benchmark::State& state) {
   time_launches(state, bytes, [&] {
     const cudaError_t built = sc::build_static_trees(shape, b, roots.data, candidates.data, heads, k, tokens.data,
                                                      tree_parents.data, tree_depths.data, offsets.data);
-    return built != cudaSuccess ? built : sc::flatten_trees(trees, contexts.data, out);
+    return built != cudaSuccess ? built : sc::flatten_trees(trees, contexts.data, f.out);
   });
 }
 
@@ -492,18 +491,7 @@ void BM_dynamic_tree_build_and_flatten(benchmark::State& state) {
   device_array<std::int32_t> contexts(std::vector<std::int32_t>(static_cast<std::size_t>(b), 100));
   const std::int32_t words = static_cast<std::int32_t>((n + 31) / 32);
   const std::int32_t cols = params.max_depth + 1;
-  device_array<std::int32_t> positions(total), path_rows(total * static_cast<std::size_t>(cols)), leaves(static_cast<std::size_t>(b)),
-      first(total), next(total);
-  device_array<std::uint32_t> mask(total * static_cast<std::size_t>(words));
-  sc::flatten_outputs out;
-  out.position_ids = positions.data;
-  out.packed_mask = mask.data;
-  out.mask_words = words;
-  out.paths = path_rows.data;
-  out.path_cols = cols;
-  out.leaf_counts = leaves.data;
-  out.first_child = first.data;
-  out.next_sibling = next.data;
+  flatten_buffers f(total, b, words, cols);
   const specdec::token_tree_batch_view trees(specdec::ragged_offsets(offsets.data, static_cast<index_t>(b + 1)), tokens.data,
                                              parents.data, depths.data);
   const double candidates = static_cast<double>(b) * static_cast<double>(layout.candidates());
@@ -517,7 +505,7 @@ void BM_dynamic_tree_build_and_flatten(benchmark::State& state) {
     }
     const cudaError_t reranked = sc::dynamic_tree_rerank(workspace.data, bytes_ws, b, params, tokens.data, parents.data,
                                                          depths.data, offsets.data);
-    return reranked != cudaSuccess ? reranked : sc::flatten_trees(trees, contexts.data, out);
+    return reranked != cudaSuccess ? reranked : sc::flatten_trees(trees, contexts.data, f.out);
   });
 }
 

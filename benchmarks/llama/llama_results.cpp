@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
         const double steps = static_cast<double>(r.stats.request_steps);
         const llama::llama_draft* used = s.name == "layer-skip"            ? &layer_skip
                                          : llama::needs_draft_model(s.name) ? &draft
-                                         : s.name == "draft-model"          ? setup.distilled
+                                         : s.name == "draft-model" || s.name == "draft-model-chain" ? setup.distilled
                                                                             : nullptr;
         if (llama::needs_target(s.name)) {  // the target's own first layers, through forward_partial
           r.draft_forwards = static_cast<double>(target.calls().partial_forwards) / steps;

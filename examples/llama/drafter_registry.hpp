@@ -48,7 +48,7 @@ struct drafter_setup {
 //! Every name `with_drafter` accepts, in the order tables list them.
 inline const std::vector<std::string>& drafter_names() {
   static const std::vector<std::string> names{
-      "autoregressive", "draft-chain", "draft-tree", "draft-model", "layer-skip", "layer-skip-tree", "lookup", "ngram", "suffix",
+      "autoregressive", "draft-chain", "draft-tree", "draft-model-chain", "draft-model", "layer-skip", "layer-skip-tree", "lookup", "ngram", "suffix",
 #if SPECDEC_LLAMA_HEADS
       "medusa", "hydra", "clover", "eagle",
 #endif
@@ -63,6 +63,8 @@ inline const char* drafter_help() {
          "                  sampled chain + speculative sampling at T > 0)\n"
          "  draft-tree      a draft model's tree (EAGLE-2 top-k tree at T = 0; at T > 0 a tree sampled without\n"
          "                  replacement + recursive rejection sampling)\n"
+         "  draft-model-chain draft-chain with the 2-layer draft model distilled from stories260K\n"
+         "                  (training/trained/draft.bin, --trained DIR)\n"
          "  draft-model     draft-tree with the 2-layer draft model distilled from stories260K\n"
          "                  (training/trained/draft.bin, --trained DIR)\n"
          "  layer-skip      self-speculation: the target's first --draft-layers layers draft a chain\n"
@@ -88,7 +90,7 @@ inline const char* drafter_help() {
 inline bool needs_draft_model(std::string_view name) { return name == "draft-chain" || name == "draft-tree"; }
 //! Whether `name` drafts with a trained file of training/trained (`setup.distilled`, `.medusa`, `.hydra`).
 inline bool needs_trained(std::string_view name) {
-  return name == "draft-model" || name == "medusa" || name == "hydra" || name == "clover" || name == "eagle";
+  return name == "draft-model" || name == "draft-model-chain" || name == "medusa" || name == "hydra" || name == "clover" || name == "eagle";
 }
 inline bool needs_layer_skip(std::string_view name) { return name == "layer-skip"; }
 inline bool needs_target(std::string_view name) { return name == "layer-skip-tree"; }
@@ -123,6 +125,8 @@ bool with_drafter(std::string_view name, bool sampled, drafter_setup& setup, F&&
     f(d, v);
   } else if (name == "draft-chain") {
     chain(*require(setup.draft, "draft model"));
+  } else if (name == "draft-model-chain") {
+    chain(*require(setup.distilled, "distilled draft model"));
   } else if (name == "layer-skip") {
     chain(*require(setup.layer_skip, "layer-skip model"));
   } else if (name == "layer-skip-tree") {

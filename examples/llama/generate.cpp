@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
     setup.gamma = s.gamma;
     std::optional<llama::llama_model> distilled_model;
     std::optional<llama::llama_draft> distilled;
-    if (s.drafter == "draft-model") {
+    if (s.drafter == "draft-model" || s.drafter == "draft-model-chain") {
       distilled_model = llama::llama_model::load(s.trained + "/draft.bin");
       distilled.emplace(*distilled_model);
       setup.distilled = &*distilled;

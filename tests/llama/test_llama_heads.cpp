@@ -140,7 +140,7 @@ TEST_CASE("trained drafters: greedy output equals autoregressive greedy, with dr
   const llama::safetensors clover_file = llama::safetensors::load(llama_test::trained_path("clover.safetensors"));
   const llama::safetensors eagle_file = llama::safetensors::load(llama_test::trained_path("eagle.safetensors"));
   const std::vector<std::vector<token_id>> ps = prompts();
-  for (const std::string name : {"draft-model", "medusa", "hydra", "clover", "eagle"}) {
+  for (const std::string name : {"draft-model-chain", "draft-model", "medusa", "hydra", "clover", "eagle"}) {
     llama_target target(model);
     llama::llama_draft distilled(distilled_model);
     llama::medusa_backend medusa(medusa_file, model);
