@@ -64,7 +64,7 @@ safetensors safetensors::from_bytes(std::span<const std::byte> bytes, const std:
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax errors, and numbers out of range (406)
     throw specdec::invalid_argument(source + ": header is not JSON (" + e.what() + ")");
   }
   expects(header.is_object(), source + ": header", header.type_name(), "a JSON object");

@@ -69,6 +69,8 @@ TEST_CASE("safetensors: truncated and corrupt files are errors naming the field"
   more.push_back(0.0f);
   CHECK(error_of(file(good, more)).find("trailing bytes") != std::string::npos);
   CHECK(error_of(file("{not json", values)).find("not JSON") != std::string::npos);
+  // A number JSON cannot hold (nlohmann reports it as out_of_range, not as a parse error; found by fuzzing).
+  CHECK(error_of(file(R"({"a":{"dtype":"F32","shape":[1e999],"data_offsets":[0,8]}})", {1, 2})).find("not JSON") != std::string::npos);
   CHECK(error_of(file("[1, 2]", {})).find("a JSON object") != std::string::npos);
   CHECK(error_of(file(R"({"a":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}})", {1, 2})).find("'a' dtype") != std::string::npos);
   CHECK(error_of(file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", {1, 2})).find("'a' shape") != std::string::npos);
