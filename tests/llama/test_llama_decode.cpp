@@ -54,6 +54,22 @@ std::vector<std::vector<token_id>> prompts() {
   return out;
 }
 
+// The target and the model-based drafters' models of one run, wired into a drafter_setup: a draft model
+// of `draft_layers` layers (0: all) and the layer-skip drafters on the target's first 2 of 5 layers.
+struct llama_run {
+  llama_run(const llama::llama_model& model, index_t draft_layers, float draft_temperature)
+      : target(model), draft(model, draft_layers), layer_skip(model, 2) {
+    setup.draft = &draft;
+    setup.layer_skip = &layer_skip;
+    setup.target = &target;
+    setup.skip_layers = 2;
+    setup.draft_params.temperature = draft_temperature;
+  }
+  llama_target target;
+  llama_draft draft, layer_skip;
+  llama::drafter_setup setup;
+};
+
 } // namespace
 
 TEST_CASE("speculative greedy decoding equals autoregressive greedy for every drafter (200 tokens, 10 prompts)") {
@@ -61,17 +77,10 @@ TEST_CASE("speculative greedy decoding equals autoregressive greedy for every dr
   const std::vector<std::vector<token_id>> ps = prompts();
   for (const std::string& name : llama::drafter_names()) {
     if (llama::needs_trained(name)) continue;  // the trained drafters: test_llama_heads.cpp
-    llama_target target(model);
-    llama_draft draft(model);             // the only checkpoint at hand drafts for itself
-    llama_draft layer_skip(model, 2);     // the target's first 2 of 5 layers
-    llama::drafter_setup setup;
-    setup.draft = &draft;
-    setup.layer_skip = &layer_skip;
-    setup.target = &target;
-    setup.skip_layers = 2;
+    llama_run run(model, 0, 1.0f);  // the only checkpoint at hand drafts for itself
     specdec::testing::greedy_report report;
-    REQUIRE(llama::with_drafter(name, false, setup, [&](auto& drafter, auto& verifier) {
-      report = specdec::testing::check_greedy(target, drafter, verifier, std::span<const std::vector<token_id>>(ps), greedy_tokens);
+    REQUIRE(llama::with_drafter(name, false, run.setup, [&](auto& drafter, auto& verifier) {
+      report = specdec::testing::check_greedy(run.target, drafter, verifier, std::span<const std::vector<token_id>>(ps), greedy_tokens);
     }));
     INFO(name << ": " << report.text());
     REQUIRE(report.identical);
@@ -91,17 +100,9 @@ TEST_CASE("sampled speculative decoding: the same seed gives the same tokens") {
   for (const std::string name : {"draft-chain", "draft-tree", "layer-skip", "layer-skip-tree", "suffix"}) {
     std::vector<std::vector<token_id>> runs;
     for (const std::uint64_t seed : {7u, 7u, 8u}) {
-      llama_target target(model);
-      llama_draft draft(model, 3);
-      llama_draft layer_skip(model, 2);
-      llama::drafter_setup setup;
-      setup.draft = &draft;
-      setup.layer_skip = &layer_skip;
-      setup.target = &target;
-      setup.skip_layers = 2;
-      setup.draft_params.temperature = 1.0f;
-      llama::with_drafter(name, true, setup, [&](auto& drafter, auto& verifier) {
-        specdec::speculative_decoder decoder(target, drafter, verifier);
+      llama_run run(model, 3, 1.0f);
+      llama::with_drafter(name, true, run.setup, [&](auto& drafter, auto& verifier) {
+        specdec::speculative_decoder decoder(run.target, drafter, verifier);
         specdec::request_options o;
         o.params.temperature = 1.0f;
         o.params.top_p = 0.95f;
@@ -128,18 +129,10 @@ TEST_CASE("the conformance kit's distributional check passes on the llama backen
   config.params.temperature = 1.0f;
   config.speculation.max_depth = 4;
   for (const std::string name : {"draft-chain", "draft-tree", "layer-skip", "layer-skip-tree"}) {
-    llama_target target(model);
-    llama_draft draft(model, 3);
-    llama_draft layer_skip(model, 2);
-    llama::drafter_setup setup;
-    setup.draft = &draft;
-    setup.layer_skip = &layer_skip;
-    setup.target = &target;
-    setup.skip_layers = 2;
-    setup.draft_params.temperature = 1.0f;
+    llama_run run(model, 3, 1.0f);
     specdec::testing::integration_report report;
-    llama::with_drafter(name, true, setup, [&](auto& drafter, auto& verifier) {
-      report = specdec::testing::check_lossless(target, drafter, verifier, config, 1e-6);
+    llama::with_drafter(name, true, run.setup, [&](auto& drafter, auto& verifier) {
+      report = specdec::testing::check_lossless(run.target, drafter, verifier, config, 1e-6);
     });
     INFO(name << ": " << report.text());
     CHECK(report.passes());
